@@ -1,0 +1,77 @@
+# Systole: a thin wrapper. Every target bootstraps what it needs (virtual environment, pip packages,
+# Debian packages) so that a fresh clone needs nothing but `make test` or `make demo`.
+#
+# Knobs: SIM=icarus|verilator (default: both), TEST=<pytest -k expression>, SEED=<int>, WAVES=1,
+#        TESTCASE=<cocotb test name>, JOBS=<pytest-xdist workers>.
+
+SHELL        := /bin/bash
+PYTHON       ?= $(shell command -v python3.11 || command -v python3)
+VENV         := .venv
+PY           := $(VENV)/bin/python
+STAMP        := $(VENV)/.installed
+SYS_PACKAGES := iverilog gtkwave liblz4-dev
+SIM          ?= both
+JOBS         ?= $(shell nproc 2>/dev/null || echo 2)
+TEST         ?=
+SEED         ?=
+TESTCASE     ?=
+
+export SIM SEED WAVES TESTCASE
+
+PYTEST_K := $(if $(TEST),-k "$(TEST)",)
+
+.PHONY: help bootstrap sysdeps venv lint test test-models sim waves bench clean distclean
+
+help: ## List the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+	@echo "  knobs: SIM=icarus|verilator (default both)  TEST=<pytest -k expr>  SEED=<int>  WAVES=1  TESTCASE=<cocotb test>"
+
+bootstrap: sysdeps venv ## Install Debian packages (if missing) and the Python virtual environment
+
+sysdeps: ## Install iverilog, gtkwave and liblz4-dev when missing (needs root; otherwise prints the command)
+	@missing=""; \
+	command -v iverilog >/dev/null 2>&1 || missing="$$missing iverilog"; \
+	command -v gtkwave  >/dev/null 2>&1 || missing="$$missing gtkwave"; \
+	dpkg -s liblz4-dev  >/dev/null 2>&1 || missing="$$missing liblz4-dev"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "[bootstrap] installing Debian packages:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	  else \
+	    echo "[bootstrap] missing Debian packages:$$missing"; \
+	    echo "[bootstrap] run:  sudo apt-get update && sudo apt-get install -y$$missing"; \
+	    exit 1; \
+	  fi; \
+	fi
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt
+	@echo "[bootstrap] creating $(VENV) with $(PYTHON)"
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install -q -r requirements.txt
+	@touch $@
+
+lint: bootstrap ## verilator --lint-only -Wall, iverilog -g2012 and ruff on everything
+	@$(PY) scripts/lint.py
+
+test-models: bootstrap ## Golden-model unit tests only (no simulator)
+	@$(PY) -m pytest -q models $(PYTEST_K)
+
+test: lint ## Lint, then the whole regression (models + every testbench) on SIM
+	@$(PY) -m pytest -q -n $(JOBS) --dist loadgroup models tb $(PYTEST_K)
+
+sim: bootstrap ## Run testbenches only (no lint, no model tests): make sim TEST=array SIM=icarus
+	@$(PY) -m pytest -q -n $(JOBS) --dist loadgroup tb $(PYTEST_K)
+
+waves: bootstrap ## Run one test with FST tracing and open it in GTKWave: make waves TEST=array
+	@$(PY) scripts/waves.py $(if $(TEST),--test "$(TEST)",) $(if $(TESTCASE),--testcase "$(TESTCASE)",)
+
+bench: bootstrap ## Benchmarks: print a table and write out/bench.json
+	@$(PY) scripts/bench.py
+
+clean: ## Remove simulation builds and outputs
+	rm -rf sim_build out .pytest_cache .ruff_cache
+
+distclean: clean ## Also remove the virtual environment
+	rm -rf $(VENV)

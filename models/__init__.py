@@ -1,0 +1,1 @@
+"""Systole golden models: plain numpy, importable and testable without a simulator."""

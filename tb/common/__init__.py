@@ -1,0 +1,1 @@
+"""Plumbing shared by every Systole testbench: the runner helper and the TB base class."""
