@@ -5,6 +5,7 @@
 #        TESTCASE=<cocotb test name>, JOBS=<pytest-xdist workers>.
 
 SHELL        := /bin/bash
+.SHELLFLAGS  := -eo pipefail -c
 PYTHON       ?= $(shell command -v python3.11 || command -v python3)
 VENV         := .venv
 PY           := $(VENV)/bin/python
@@ -49,7 +50,7 @@ venv: $(STAMP)
 $(STAMP): requirements.txt
 	@echo "[bootstrap] creating $(VENV) with $(PYTHON)"
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	@$(PY) -m pip install -q -r requirements.txt
+	@$(PY) -m pip install -q -r requirements.txt 2>&1 | { grep -v 'is ignored: it is neither a file nor a directory' || true; }
 	@touch $@
 
 lint: bootstrap ## verilator --lint-only -Wall, iverilog -g2012 and ruff on everything

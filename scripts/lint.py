@@ -41,7 +41,7 @@ def main() -> int:
     ok = True
     verilator = require("verilator")
     for top in modules(files):
-        ok &= run([verilator, "--lint-only", "-Wall", "-DSYSTOLE_SVA", "--top-module", top, *rel])
+        ok &= run([verilator, "--lint-only", "-Wall", "--quiet", "-DSYSTOLE_SVA", "--top-module", top, *rel])
     print(f"verilator --lint-only -Wall: {len(modules(files))} modules {'clean' if ok else 'FAILED'}")
     with tempfile.TemporaryDirectory() as tmp:
         iv_ok = run([require("iverilog"), "-g2012", "-o", f"{tmp}/lint.vvp", *rel])

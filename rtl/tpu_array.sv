@@ -1,0 +1,132 @@
+// tpu_array: the P x P weight-stationary systolic array with double-buffered weights
+// (docs/architecture.md has the diagrams, the exact timing and the rules below).
+//
+// Ports
+//   clk_i, rst_ni : clock, asynchronous active-low reset (clears every valid/switch/psum/weight)
+//   w_valid_i     : shift one row of the NEXT tile into the weight transit chains
+//   w_last_i      : with w_valid_i: last row of the tile (row 0): commit the tile to the shadow registers
+//   w_data_i      : that row, unskewed; element j goes to column j. Rows are sent W[P-1] first, W[0] last
+//   x_valid_i     : an input row, unskewed; element i enters PE row i
+//   x_switch_i    : with x_valid_i: first row of a new tile; each PE swaps shadow -> active as it arrives
+//   x_data_i      : the row
+//   y_valid_o     : a result row, de-skewed
+//   y_data_o      : y[j] = sum_i x[i] * W[i][j], exact products, wrapping AccW-bit sums
+//
+// Timing: a row sampled at edge e is processed by PE[i][j] at edge e+i+j, leaves the bottom of column j
+// at edge e+P-1+j and is registered on y_valid_o/y_data_o at edge e+2P-2. Column j of the weight port
+// is delayed by j edges, so a tile committed at edge L is in every shadow register by edge L+P-1.
+//
+// Rules for the user (checked by SVA under SYSTOLE_SVA):
+//   (a) the first weight row of tile t+1 is shifted no earlier than the edge at which tile t's first
+//       input row (x_switch_i) is sampled: the commit must not overwrite a shadow not yet switched in;
+//   (b) tile t+1's first input row is sampled at least one edge after its w_last_i edge.
+module tpu_array #(
+  parameter int P     = tpu_pkg::ArraySize,
+  parameter int DataW = tpu_pkg::DataW,
+  parameter int AccW  = tpu_pkg::AccW
+) (
+  input  logic                    clk_i,
+  input  logic                    rst_ni,
+  input  logic                    w_valid_i,
+  input  logic                    w_last_i,
+  input  logic [P-1:0][DataW-1:0] w_data_i,
+  input  logic                    x_valid_i,
+  input  logic                    x_switch_i,
+  input  logic [P-1:0][DataW-1:0] x_data_i,
+  output logic                    y_valid_o,
+  output logic [P-1:0][AccW-1:0]  y_data_o
+);
+
+  // Mesh wires. x_*_m[i][j] enters PE[i][j] from the left; psum_m[i][j] and wt_m[i][j] from above.
+  // Column P of x_*_m and row P of wt_m leave the array unused, except x_valid_m[P-1][P] (y_valid_o).
+  /* verilator lint_off UNUSEDSIGNAL */
+  logic [P-1:0][P:0]            x_valid_m, x_switch_m;
+  logic [P-1:0][P:0][DataW-1:0] x_data_m;
+  logic [P:0][P-1:0][DataW-1:0] wt_m;
+  /* verilator lint_on UNUSEDSIGNAL */
+  logic [P:0][P-1:0][AccW-1:0]  psum_m;
+  logic [P-1:0]                 w_shift_c, w_commit_c;
+
+  for (genvar i = 0; i < P; i++) begin : g_row
+    // Input staircase: row i enters i edges after row 0.
+    logic [DataW+1:0] x_skew_d, x_skew_q;
+    assign x_skew_d = {x_valid_i, x_switch_i, x_data_i[i]};
+    tpu_delay #(.Width(DataW + 2), .Depth(i)) u_x_skew (
+      .clk_i, .rst_ni, .d_i(x_skew_d), .q_o(x_skew_q)
+    );
+    assign x_valid_m[i][0]  = x_skew_q[DataW+1];
+    assign x_switch_m[i][0] = x_skew_q[DataW];
+    assign x_data_m[i][0]   = x_skew_q[DataW-1:0];
+
+    for (genvar j = 0; j < P; j++) begin : g_col
+      tpu_pe #(.DataW(DataW), .AccW(AccW)) u_pe (
+        .clk_i,
+        .rst_ni,
+        .x_valid_i  (x_valid_m[i][j]),
+        .x_switch_i (x_switch_m[i][j]),
+        .x_data_i   (x_data_m[i][j]),
+        .x_valid_o  (x_valid_m[i][j+1]),
+        .x_switch_o (x_switch_m[i][j+1]),
+        .x_data_o   (x_data_m[i][j+1]),
+        .psum_i     (psum_m[i][j]),
+        .psum_o     (psum_m[i+1][j]),
+        .w_shift_i  (w_shift_c[j]),
+        .w_commit_i (w_commit_c[j]),
+        .w_data_i   (wt_m[i][j]),
+        .w_data_o   (wt_m[i+1][j])
+      );
+    end
+  end
+
+  for (genvar j = 0; j < P; j++) begin : g_col_io
+    // Weight staircase: column j shifts j edges after column 0, the same skew the inputs have, so a
+    // tile loaded right behind the switch never overwrites a shadow weight before the switch used it.
+    logic [DataW+1:0] w_skew_d, w_skew_q;
+    assign w_skew_d = {w_valid_i, w_last_i, w_data_i[j]};
+    tpu_delay #(.Width(DataW + 2), .Depth(j)) u_w_skew (
+      .clk_i, .rst_ni, .d_i(w_skew_d), .q_o(w_skew_q)
+    );
+    assign w_shift_c[j]  = w_skew_q[DataW+1];
+    assign w_commit_c[j] = w_skew_q[DataW];
+    assign wt_m[0][j]    = w_skew_q[DataW-1:0];
+
+    assign psum_m[0][j] = '0;
+
+    // De-skew: column j leaves the bottom j edges after column 0; P-1-j more edges line the row up.
+    tpu_delay #(.Width(AccW), .Depth(P - 1 - j)) u_deskew (
+      .clk_i, .rst_ni, .d_i(psum_m[P][j]), .q_o(y_data_o[j])
+    );
+  end
+
+  assign y_valid_o = x_valid_m[P-1][P];
+
+`ifdef SYSTOLE_SVA
+  // Protocol state seen at the ports: a committed tile waiting in the shadow registers, and the
+  // number of rows of the tile being shifted in. The checks are immediate assertions in the clocked
+  // block (not `disable iff (!rst_ni)`), which keeps rst_ni a purely asynchronous reset for Verilator.
+  logic pending_q;
+  int   w_rows_q;
+
+  always_ff @(posedge clk_i or negedge rst_ni) begin
+    if (!rst_ni) begin
+      pending_q <= 1'b0;
+      w_rows_q  <= 0;
+    end else begin
+      // Rule (a): no weight shift while a committed tile waits, except on the edge that switches it in.
+      RuleA_WeightsAfterSwitch: assert (!(w_valid_i && pending_q) || (x_valid_i && x_switch_i))
+        else $error("rule (a): weight row shifted before the waiting tile was switched in");
+      // Rule (b): a switch needs a tile committed at an earlier edge.
+      RuleB_SwitchAfterCommit: assert (!(x_valid_i && x_switch_i) || pending_q)
+        else $error("rule (b): x_switch_i without a tile committed at an earlier edge");
+      // A tile is exactly P rows.
+      TileIsPRows: assert (!w_valid_i || (w_last_i ? (w_rows_q == P - 1) : (w_rows_q < P - 1)))
+        else $error("weight tile is not P rows long (row %0d, last %0b)", w_rows_q, w_last_i);
+
+      if (x_valid_i && x_switch_i) pending_q <= 1'b0;
+      if (w_valid_i && w_last_i) pending_q <= 1'b1;
+      if (w_valid_i) w_rows_q <= w_last_i ? 0 : w_rows_q + 1;
+    end
+  end
+`endif
+
+endmodule

@@ -1,0 +1,93 @@
+// tpu_pe: one processing element of the weight-stationary systolic array (docs/architecture.md).
+//
+// Ports
+//   clk_i, rst_ni   : clock, asynchronous active-low reset (clears every register)
+//   x_valid_i       : an input element arrives from the left this edge
+//   x_switch_i      : with x_valid_i: first row of a new tile, use (and make active) the shadow weight
+//   x_data_i        : the input element (signed, DataW bits)
+//   x_valid_o/x_switch_o/x_data_o : the same, registered, for the PE on the right
+//   psum_i          : partial sum from the PE above (0 for row 0)
+//   psum_o          : registered partial sum psum_i + x * w, wrapping at AccW bits, for the PE below
+//   w_shift_i       : shift the column's weight transit chain by one (w_data_i -> transit)
+//   w_commit_i      : with w_shift_i: last row of the tile, also write w_data_i into the shadow register
+//   w_data_i        : weight arriving from the PE above (the weight port for row 0)
+//   w_data_o        : this PE's transit register, for the PE below
+//
+// Weights pass three registers: transit (the shift chain that carries the next tile down the column),
+// shadow (the committed next tile) and active (the weight in use). A switch travels with the first
+// input row of a tile and swaps shadow -> active exactly when that row reaches this PE, so the rows
+// of the previous tile still in flight further right and down keep their own weights.
+module tpu_pe #(
+  parameter int DataW = tpu_pkg::DataW,
+  parameter int AccW  = tpu_pkg::AccW
+) (
+  input  logic             clk_i,
+  input  logic             rst_ni,
+  input  logic             x_valid_i,
+  input  logic             x_switch_i,
+  input  logic [DataW-1:0] x_data_i,
+  output logic             x_valid_o,
+  output logic             x_switch_o,
+  output logic [DataW-1:0] x_data_o,
+  input  logic [AccW-1:0]  psum_i,
+  output logic [AccW-1:0]  psum_o,
+  input  logic             w_shift_i,
+  input  logic             w_commit_i,
+  input  logic [DataW-1:0] w_data_i,
+  output logic [DataW-1:0] w_data_o
+);
+
+  localparam int ProdW = 2 * DataW;
+
+  logic             valid_q, switch_q;
+  logic [DataW-1:0] x_q;
+  logic [AccW-1:0]  psum_q, psum_d;
+  logic [DataW-1:0] transit_q, shadow_q, active_q;
+  logic [DataW-1:0] w_use;
+  logic             swap;
+  logic signed [ProdW-1:0] prod;
+
+  // The first row of a new tile must already multiply by the new weight, hence the bypass.
+  assign swap  = x_valid_i & x_switch_i;
+  assign w_use = swap ? shadow_q : active_q;
+
+  // The product is exact; the sum wraps at AccW bits (two's complement), as models.fixed_point does.
+  assign prod   = ProdW'($signed(x_data_i)) * ProdW'($signed(w_use));
+  assign psum_d = psum_i + AccW'(prod);
+
+  always_ff @(posedge clk_i or negedge rst_ni) begin
+    if (!rst_ni) begin
+      valid_q   <= 1'b0;
+      switch_q  <= 1'b0;
+      x_q       <= '0;
+      psum_q    <= '0;
+      transit_q <= '0;
+      shadow_q  <= '0;
+      active_q  <= '0;
+    end else begin
+      valid_q  <= x_valid_i;
+      switch_q <= swap;
+      // Data registers hold while idle: fewer toggles, and idle cycles cannot disturb a result.
+      if (x_valid_i) begin
+        x_q    <= x_data_i;
+        psum_q <= psum_d;
+      end
+      if (swap) begin
+        active_q <= shadow_q;
+      end
+      if (w_shift_i) begin
+        transit_q <= w_data_i;
+        if (w_commit_i) begin
+          shadow_q <= w_data_i;
+        end
+      end
+    end
+  end
+
+  assign x_valid_o  = valid_q;
+  assign x_switch_o = switch_q;
+  assign x_data_o   = x_q;
+  assign psum_o     = psum_q;
+  assign w_data_o   = transit_q;
+
+endmodule
