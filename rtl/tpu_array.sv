@@ -17,8 +17,9 @@
 // is delayed by j edges, so a tile committed at edge L is in every shadow register by edge L+P-1.
 //
 // Rules for the user (checked by SVA under SYSTOLE_SVA):
-//   (a) the first weight row of tile t+1 is shifted no earlier than the edge at which tile t's first
-//       input row (x_switch_i) is sampled: the commit must not overwrite a shadow not yet switched in;
+//   (a) tile t+1 is committed (w_last_i) at least P-1 edges after the edge at which tile t's first input
+//       row (x_switch_i) is sampled, so no shadow register is overwritten before the switch used it;
+//       shifting P consecutive rows from that edge on meets this exactly;
 //   (b) tile t+1's first input row is sampled at least one edge after its w_last_i edge.
 module tpu_array #(
   parameter int P     = tpu_pkg::ArraySize,
@@ -101,20 +102,28 @@ module tpu_array #(
   assign y_valid_o = x_valid_m[P-1][P];
 
 `ifdef SYSTOLE_SVA
-  // Protocol state seen at the ports: a committed tile waiting in the shadow registers, and the
-  // number of rows of the tile being shifted in. The checks are immediate assertions in the clocked
-  // block (not `disable iff (!rst_ni)`), which keeps rst_ni a purely asynchronous reset for Verilator.
+  // Protocol state seen at the ports. The checks are immediate assertions in the clocked block (not
+  // `disable iff (!rst_ni)`), which keeps rst_ni a purely asynchronous reset for Verilator.
+  //   pending_q : a committed tile waits in the shadow registers
+  //   since_q   : edges since the last switch, saturating at P-1
+  //   w_rows_q  : rows of the tile being shifted in so far
   logic pending_q;
-  int   w_rows_q;
+  int   since_q, since_switch, w_rows_q;
+
+  assign since_switch = (x_valid_i && x_switch_i) ? 0 : since_q;
 
   always_ff @(posedge clk_i or negedge rst_ni) begin
     if (!rst_ni) begin
       pending_q <= 1'b0;
+      since_q   <= P - 1;
       w_rows_q  <= 0;
     end else begin
-      // Rule (a): no weight shift while a committed tile waits, except on the edge that switches it in.
-      RuleA_WeightsAfterSwitch: assert (!(w_valid_i && pending_q) || (x_valid_i && x_switch_i))
-        else $error("rule (a): weight row shifted before the waiting tile was switched in");
+      // Rule (a): column j commits at edge L+j and PE[i][j] switches at edge s+i+j, so a commit with
+      // s <= L < s+P-1 would give some PEs of a column the old tile and others the new one. Shifting
+      // rows into the transit chains is harmless; replacing a committed tile that no switch has used
+      // yet (LDW a; LDW b; MATMUL SWAP) is legal too.
+      RuleA_CommitAfterSwitch: assert (!(w_valid_i && w_last_i) || since_switch >= P - 1)
+        else $error("rule (a): tile committed %0d edges after a switch (needs >= %0d)", since_switch, P - 1);
       // Rule (b): a switch needs a tile committed at an earlier edge.
       RuleB_SwitchAfterCommit: assert (!(x_valid_i && x_switch_i) || pending_q)
         else $error("rule (b): x_switch_i without a tile committed at an earlier edge");
@@ -124,6 +133,7 @@ module tpu_array #(
 
       if (x_valid_i && x_switch_i) pending_q <= 1'b0;
       if (w_valid_i && w_last_i) pending_q <= 1'b1;
+      since_q <= (since_switch < P - 1) ? since_switch + 1 : P - 1;
       if (w_valid_i) w_rows_q <= w_last_i ? 0 : w_rows_q + 1;
     end
   end
