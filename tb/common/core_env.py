@@ -23,6 +23,12 @@ from models.hw import const
 from models.isa_sim import MachineState, run_status
 from tb.common.tb_base import CLOCK_PERIOD_NS, TbBase, param
 
+# The core's RTL modules, leaves first (for tb.common.tools.rtl_sources).
+CORE_SOURCES = (
+    "tpu_delay", "tpu_pe", "tpu_array", "tpu_vpu", "tpu_ram",
+    "tpu_wunit", "tpu_munit", "tpu_vunit", "tpu_cunit", "tpu_ctrl", "tpu_core",
+)
+
 MEM_IMEM = const("HostMemImem")
 MEM_UB = const("HostMemUb")
 MEM_WM = const("HostMemWm")

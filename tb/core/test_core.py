@@ -28,7 +28,7 @@ from models.isa import Instr, encode
 from models.isa_sim import run_status
 from models.programs import extract_gemm, gemm_program, place_gemm
 from tb.common import runner
-from tb.common.core_env import ERR_NONE, MEM_ACC, MEM_IMEM, MEM_UB, MEM_WM, CoreEnv, pack
+from tb.common.core_env import CORE_SOURCES, ERR_NONE, MEM_ACC, MEM_IMEM, MEM_UB, MEM_WM, CoreEnv, pack
 from tb.common.tools import rtl_sources
 
 
@@ -351,8 +351,7 @@ async def host_port(dut) -> None:
 
 # ---- pytest entry ----------------------------------------------------------------------------------
 
-SOURCES = ("tpu_delay", "tpu_pe", "tpu_array", "tpu_vpu", "tpu_ram", "tpu_wunit", "tpu_munit", "tpu_vunit",
-           "tpu_cunit", "tpu_ctrl", "tpu_core")
+SOURCES = CORE_SOURCES
 
 
 def depths(P: int) -> dict[str, int]:
