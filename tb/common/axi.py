@@ -1,0 +1,233 @@
+"""The shared AXI test environment: cocotbext-axi masters/RAMs with seeded back-pressure, the DMA's
+host memory layout, and a small AXI slave that answers SLVERR/DECERR for chosen address ranges.
+
+Reset: every bus model is told that `rst_ni` is active low. Back-pressure: pause generators draw
+from the testbench's seeded RNG, so SEED reproduces the exact stall pattern.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Iterator
+
+import numpy as np
+from cocotb.triggers import FallingEdge, ReadOnly
+from cocotbext.axi import AxiBus, AxiLiteBus, AxiLiteMaster, AxiRam
+
+from models import csr
+
+OKAY, SLVERR, DECERR = 0, 2, 3
+
+
+def pauses(rng: np.random.Generator, p: float) -> Iterator[bool]:
+    """An endless pause pattern: True (stall this cycle) with probability `p`, in random runs."""
+    while True:
+        stall = bool(rng.random() < p)
+        for _ in range(int(rng.integers(1, 4))):
+            yield stall
+
+
+def quiet(dut, prefix: str) -> None:
+    """cocotbext-axi logs every transaction at INFO: keep its bus loggers to warnings."""
+    logging.getLogger(f"cocotb.{dut._name}.{prefix}").setLevel(logging.WARNING)
+
+
+def axil_master(dut, rng: np.random.Generator | None = None, p: float = 0.3,
+                prefix: str = "s_axil") -> AxiLiteMaster:
+    """An AXI4-Lite master on `prefix`; with `rng`, random pauses on all five channels."""
+    quiet(dut, prefix)
+    master = AxiLiteMaster(AxiLiteBus.from_prefix(dut, prefix), dut.clk_i, dut.rst_ni,
+                           reset_active_level=False)
+    if rng is not None:
+        for ch in (master.write_if.aw_channel, master.write_if.w_channel, master.write_if.b_channel,
+                   master.read_if.ar_channel, master.read_if.r_channel):
+            ch.set_pause_generator(pauses(rng, p))
+    return master
+
+
+def axi_ram(dut, size: int, rng: np.random.Generator | None = None, p: float = 0.3,
+            prefix: str = "m_axi") -> AxiRam:
+    """An AxiRam slave on `prefix`; with `rng`, random pauses on aw, w, b, ar and r."""
+    quiet(dut, prefix)
+    ram = AxiRam(AxiBus.from_prefix(dut, prefix), dut.clk_i, dut.rst_ni, reset_active_level=False,
+                 size=size)
+    if rng is not None:
+        for ch in (ram.write_if.aw_channel, ram.write_if.w_channel, ram.write_if.b_channel,
+                   ram.read_if.ar_channel, ram.read_if.r_channel):
+            ch.set_pause_generator(pauses(rng, p))
+    return ram
+
+
+class CsrClient:
+    """Register-level host access to tpu_csr through an AxiLiteMaster, by register name (models/csr.py)."""
+
+    def __init__(self, master: AxiLiteMaster) -> None:
+        self.master = master
+        self.regs = csr.registers()
+
+    def _off(self, reg: str | int) -> int:
+        return self.regs[reg].offset if isinstance(reg, str) else reg
+
+    async def read(self, reg: str | int) -> tuple[int, int]:
+        """(value, AXI response) of a register name or byte offset."""
+        r = await self.master.read(self._off(reg), 4)
+        return int.from_bytes(r.data, "little"), int(r.resp)
+
+    async def write(self, reg: str | int, value: int) -> int:
+        """Write a whole register; returns the AXI response."""
+        return int((await self.master.write(self._off(reg), value.to_bytes(4, "little"))).resp)
+
+    async def rd(self, reg: str) -> int:
+        value, resp = await self.read(reg)
+        assert resp == csr.OKAY, f"read {reg}: response {resp}"
+        return value
+
+    async def wr(self, reg: str, value: int) -> None:
+        resp = await self.write(reg, value)
+        assert resp == csr.OKAY, f"write {reg}: response {resp}"
+
+    async def status(self) -> dict[str, int]:
+        """STATUS decoded into its fields."""
+        value = await self.rd("STATUS")
+        return {f: csr.field(value, "STATUS", f) for f in csr.FIELDS["STATUS"]}
+
+    async def counter(self, name: str) -> int:
+        """A 64-bit performance counter (LO first: that read snapshots HI)."""
+        lo = await self.rd(f"{name}_LO")
+        return (await self.rd(f"{name}_HI")) << 32 | lo
+
+    async def dma_start(self, direction: int, host_addr: int, sel: int, mem_addr: int, length: int) -> None:
+        """Program the DMA_* registers and write CTRL.DMA_START (does not wait for done)."""
+        await self.wr("DMA_HOST_LO", host_addr & 0xFFFFFFFF)
+        await self.wr("DMA_HOST_HI", host_addr >> 32)
+        await self.wr("DMA_MEM_ADDR", mem_addr)
+        await self.wr("DMA_LEN", length)
+        cfg = csr.FIELDS["DMA_CFG"]
+        await self.wr("DMA_CFG", direction << cfg["DIR"][0] | sel << cfg["SEL"][0])
+        await self.wr("CTRL", csr.bit("CTRL", "DMA_START"))
+
+
+# ---- Host memory layout of DMA transfers (docs/csr.md, "Host memory layout") --------------------
+def pack_words(words: list[int], word_bits: int) -> bytes:
+    """On-chip words -> host bytes: packed tightly, little endian, word_bits/8 bytes each."""
+    nbytes = word_bits // 8
+    return b"".join(int(w).to_bytes(nbytes, "little") for w in words)
+
+
+def unpack_words(data: bytes, word_bits: int) -> list[int]:
+    """Host bytes -> on-chip words (the inverse of pack_words)."""
+    nbytes = word_bits // 8
+    assert len(data) % nbytes == 0
+    return [int.from_bytes(data[i:i + nbytes], "little") for i in range(0, len(data), nbytes)]
+
+
+# ---- An AXI slave with error regions --------------------------------------------------------------
+class ErrorAxiSlave:
+    """A byte-array AXI4 slave that answers SLVERR or DECERR for beats touching chosen ranges.
+
+    INCR bursts only; AR and AW are queued (several outstanding), R and B come back in order.
+    A beat whose bytes touch an error range is answered with that error (reads return zeros, writes
+    are dropped); a write burst's B carries the first error of its beats. Ready and valid timing is
+    randomised from `rng`. Signals are driven after the falling edge and sampled, settled, before
+    the rising edge, so every handshake is seen exactly once. It also asserts the AXI rules the DMA
+    must keep: no 4 KiB crossing, WLAST on the last beat of the burst.
+    """
+
+    def __init__(self, dut, size: int, rng: np.random.Generator, p: float = 0.3,
+                 errors: list[tuple[int, int, int]] | None = None, prefix: str = "m_axi") -> None:
+        self.dut, self.prefix, self.rng, self.p = dut, prefix, rng, p
+        self.mem = bytearray(size)
+        self.errors = list(errors or [])  # (start, end, resp), end exclusive
+        self.bytes = len(getattr(dut, f"{prefix}_wdata")) // 8
+        self.ar: deque = deque()  # [addr, beats left]
+        self.aw: deque = deque()  # [addr, beats, beats done, resp]
+        self.b: deque = deque()
+        self.rvalid = self.bvalid = False
+        self.running = True
+
+    def sig(self, name: str):
+        return getattr(self.dut, f"{self.prefix}_{name}")
+
+    def resp_for(self, addr: int) -> int:
+        for start, end, resp in self.errors:
+            if addr < end and start < addr + self.bytes:
+                return resp
+        return OKAY
+
+    def idle(self) -> None:
+        for name in ("awready", "wready", "arready", "rvalid", "bvalid", "rlast"):
+            self.sig(name).value = 0
+        self.rvalid = self.bvalid = False
+        self.ar.clear()
+        self.aw.clear()
+        self.b.clear()
+
+    def check_burst(self, addr: int, beats: int) -> None:
+        assert addr % self.bytes == 0, f"unaligned burst address {addr:#x}"
+        assert (addr & 0xFFF) + beats * self.bytes <= 0x1000, f"burst {addr:#x}+{beats} crosses 4 KiB"
+
+    async def run(self) -> None:
+        """Run until `running` is cleared; call idle() after a reset."""
+        self.idle()
+        while self.running:
+            await FallingEdge(self.dut.clk_i)
+            if not int(self.dut.rst_ni.value):
+                self.idle()
+                continue
+            go = lambda: bool(self.rng.random() >= self.p)  # noqa: E731
+            self.sig("arready").value = int(go())
+            self.sig("awready").value = int(go())
+            self.sig("wready").value = int(bool(self.aw) and go())
+            if not self.rvalid and self.ar and go():
+                addr, _ = self.ar[0]
+                resp = self.resp_for(addr)
+                data = 0 if resp else int.from_bytes(self.mem[addr:addr + self.bytes], "little")
+                self.sig("rdata").value = data
+                self.sig("rresp").value = resp
+                self.sig("rid").value = 0
+                self.sig("rlast").value = int(self.ar[0][1] == 1)
+                self.rvalid = True
+            self.sig("rvalid").value = int(self.rvalid)
+            if not self.bvalid and self.b and go():
+                self.sig("bresp").value = self.b[0]
+                self.sig("bid").value = 0
+                self.bvalid = True
+            self.sig("bvalid").value = int(self.bvalid)
+            await ReadOnly()
+            s = {n: int(self.sig(n).value) for n in ("arvalid", "arready", "awvalid", "awready", "wvalid",
+                                                      "wready", "rready", "bready")}
+            if s["arvalid"] and s["arready"]:
+                addr, beats = int(self.sig("araddr").value), int(self.sig("arlen").value) + 1
+                self.check_burst(addr, beats)
+                self.ar.append([addr, beats])
+            if self.rvalid and s["rready"]:
+                self.rvalid = False
+                self.ar[0][0] += self.bytes
+                self.ar[0][1] -= 1
+                if self.ar[0][1] == 0:
+                    self.ar.popleft()
+            if s["wvalid"] and s["wready"]:
+                burst = self.aw[0]
+                addr = burst[0] + burst[2] * self.bytes
+                data = int(self.sig("wdata").value).to_bytes(self.bytes, "little")
+                strb = int(self.sig("wstrb").value)
+                resp = self.resp_for(addr)
+                if resp:
+                    burst[3] = burst[3] or resp
+                else:
+                    for i in range(self.bytes):
+                        if strb >> i & 1:
+                            self.mem[addr + i] = data[i]
+                burst[2] += 1
+                assert int(self.sig("wlast").value) == int(burst[2] == burst[1]), "WLAST misplaced"
+                if burst[2] == burst[1]:
+                    self.b.append(burst[3])
+                    self.aw.popleft()
+            if s["awvalid"] and s["awready"]:
+                addr, beats = int(self.sig("awaddr").value), int(self.sig("awlen").value) + 1
+                self.check_burst(addr, beats)
+                self.aw.append([addr, beats, 0, OKAY])
+            if self.bvalid and s["bready"]:
+                self.bvalid = False
+                self.b.popleft()
