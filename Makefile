@@ -2,7 +2,7 @@
 # Debian packages) so that a fresh clone needs nothing but `make test` or `make demo`.
 #
 # Knobs: SIM=icarus|verilator (default: both), TEST=<pytest -k expression>, SEED=<int>, WAVES=1,
-#        TESTCASE=<cocotb test name>, JOBS=<pytest-xdist workers>.
+#        TESTCASE=<cocotb test name>, JOBS=<pytest-xdist workers>, DEMO_ARGS="--epochs 2 ...".
 
 SHELL        := /bin/bash
 .SHELLFLAGS  := -eo pipefail -c
@@ -21,7 +21,7 @@ export SIM SEED WAVES TESTCASE
 
 PYTEST_K := $(if $(TEST),-k "$(TEST)",)
 
-.PHONY: help bootstrap sysdeps venv lint test test-models sim waves bench clean distclean
+.PHONY: help bootstrap sysdeps venv demo lint test test-models sim waves bench clean distclean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -52,6 +52,9 @@ $(STAMP): requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@$(PY) -m pip install -q -r requirements.txt 2>&1 | { grep -v 'is ignored: it is neither a file nor a directory' || true; }
 	@touch $@
+
+demo: bootstrap ## Train XOR and 8x8 digits on the simulated TPU end to end (outputs in out/demo/)
+	@$(PY) scripts/demo.py $(DEMO_ARGS)
 
 lint: bootstrap ## verilator --lint-only -Wall, iverilog -g2012 and ruff on everything
 	@$(PY) scripts/lint.py
