@@ -40,12 +40,15 @@ module tpu_array #(
 
   // Mesh wires. x_*_m[i][j] enters PE[i][j] from the left; psum_m[i][j] and wt_m[i][j] from above.
   // Column P of x_*_m and row P of wt_m leave the array unused, except x_valid_m[P-1][P] (y_valid_o).
+  // Unpacked on purpose: Icarus re-evaluates every reader of a packed vector when any slice of it
+  // changes, which made a P = 8 array with live data ~80x slower than with one net per wire.
   /* verilator lint_off UNUSEDSIGNAL */
-  logic [P-1:0][P:0]            x_valid_m, x_switch_m;
-  logic [P-1:0][P:0][DataW-1:0] x_data_m;
-  logic [P:0][P-1:0][DataW-1:0] wt_m;
+  logic             x_valid_m  [P][P+1];
+  logic             x_switch_m [P][P+1];
+  logic [DataW-1:0] x_data_m   [P][P+1];
+  logic [DataW-1:0] wt_m       [P+1][P];
   /* verilator lint_on UNUSEDSIGNAL */
-  logic [P:0][P-1:0][AccW-1:0]  psum_m;
+  logic [AccW-1:0]  psum_m     [P+1][P];
   logic [P-1:0]                 w_shift_c, w_commit_c;
 
   for (genvar i = 0; i < P; i++) begin : g_row
