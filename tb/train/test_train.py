@@ -8,15 +8,14 @@ program's MATMUL rows.
 
 Cocotb tests (which ones run depends on P; stimulus from env.rng, seeded by SEED):
 * random_steps        P = 2, 4, 8: random 2- and 3-layer networks, sizes not multiples of P, random batch
-                      (padded or not), lr, Q8.24 masters with sub-Q8.8 bits; two steps each (new batch);
-                      Icarus at P = 8: one single-tile network, one step (see config())
+                      (padded or not), lr, Q8.24 masters with sub-Q8.8 bits; two steps each (new batch)
 * xor_training        P = 2: XOR 2-2-1 (docs/training.md config) one single-step program, then one LOOP
                       program for the remaining steps; the inference program's predictions, read back,
                       equal the reference and classify all four inputs
 * saturation          P = 2: huge lr, weights and targets: loss, forward and backward stages saturate
                       (reference counts > 0), the rails sit exactly where the reference puts them
-* digits_training     digits 64-32-10, batch 32, at P = 4 (both simulators) and P = 8 (Verilator):
-                      SGD steps on shuffled training batches (6 on Verilator, 2 on Icarus), bit exact
+* digits_training     digits 64-32-10, batch 32, at P = 4 and P = 8:
+                      six SGD steps on shuffled training batches, bit exact
                       after every step; the loss of a held-out batch (inference program on the core,
                       compared with the reference) decreases; cycles and array utilization per step
                       are logged ("RESULT" lines, docs/training.md "Results on the RTL")
@@ -36,6 +35,7 @@ from models.mlp import LOSS_SHIFT, compile_mlp
 from models.train_ref import TrainConfig, accuracy, forward, init_params, train_step
 from models.vpu import deriv
 from tb.common import runner
+from tb.common.core_env import CORE_SOURCES
 from tb.common.tools import rtl_sources
 from tb.common.train_env import TrainEnv, check_reference, phase_cycles
 
@@ -48,10 +48,6 @@ DIGITS_SIZES, DIGITS_ACTS = [64, 32, 10], ["leaky", "identity"]
 DIGITS_B, DIGITS_LR, DIGITS_SCALE = 32, 0.15, 0.5
 # TRAIN_PHASES=1: also measure the cycles of every phase of a step (7 more runs; docs/training.md).
 PHASES = os.environ.get("TRAIN_PHASES", "") not in ("", "0")
-
-
-def _sim() -> str:
-    return cocotb.SIM_NAME.lower()
 
 
 def _random_params(rng: np.random.Generator, sizes: list[int]):
@@ -89,9 +85,7 @@ async def random_steps(dut) -> None:
     env = TrainEnv(dut)
     await env.reset()
     r, P = env.rng, env.P
-    # Icarus runs the P = 8 core at only ~40 cycles/s: there one single-tile network, one step.
-    small = _sim() == "icarus" and P >= 8
-    n_nets, n_steps, max_size = (1, 1, P) if small else (2, 2, 3 * P)
+    n_nets, n_steps, max_size = 2, 2, 3 * P
     st = env.background()
     for net in range(n_nets):
         m, cfg = _random_net(env, max_size)
@@ -216,7 +210,7 @@ async def saturation(dut) -> None:
 
 # ---- digits ------------------------------------------------------------------------------------------
 
-DIGITS_STEPS, DIGITS_STEPS_SLOW = 6, 2  # Verilator, Icarus (~10x slower at P = 4): same checks
+DIGITS_STEPS = 6
 
 
 @cocotb.test()
@@ -232,13 +226,9 @@ async def digits_training(dut) -> None:
     m.place_constants(st)
     m.place_params(st, params)
     x_eval, y_eval = ds.x_test[:DIGITS_B], ds.y_test[:DIGITS_B]
-    slow = _sim() != "verilator"
-    if slow:  # the same bits as the inference on the core (asserted on Verilator): save Icarus a run
-        loss_before = _loss(forward(params, x_eval, DIGITS_ACTS), y_eval)
-    else:
-        h, _ = await _infer(env, st, DIGITS_SIZES, DIGITS_ACTS, x_eval, params, "digits eval before")
-        loss_before = _loss(h, y_eval)
-    n_steps = DIGITS_STEPS_SLOW if slow else DIGITS_STEPS
+    h, _ = await _infer(env, st, DIGITS_SIZES, DIGITS_ACTS, x_eval, params, "digits eval before")
+    loss_before = _loss(h, y_eval)
+    n_steps = DIGITS_STEPS
     cycles, losses = [], []
     for step, (xb, yb) in enumerate(batches(ds.x_train, ds.y_train, DIGITS_B, np.random.default_rng(1))):
         if step == n_steps:
@@ -269,15 +259,11 @@ async def digits_training(dut) -> None:
 
 # ---- pytest entry ------------------------------------------------------------------------------------
 
-SOURCES = ("tpu_delay", "tpu_pe", "tpu_array", "tpu_vpu", "tpu_ram", "tpu_wunit", "tpu_munit", "tpu_vunit",
-           "tpu_cunit", "tpu_ctrl", "tpu_core")
 
 # Memory depths per configuration, just large enough for what runs there: digits 64-32-10 batch 32 needs
 # UB 2719, WMEM 864, ACC 875 words and 765 instructions at P = 4 and UB 1430, WMEM 448, ACC 454, 222 at
 # P = 8; the random networks fit in those, and the P = 2 depths fit every network of sizes < 3P, batch
-# <= 2P+1, XOR and the saturation network. Icarus runs the P = 8 core at ~40 cycles/s (~300 when idle), so
-# there only random_steps runs, on a single-tile network in small memories; digits at P = 8 (and the
-# P = 8 cycle measurement) is Verilator's.
+# <= 2P+1, XOR and the saturation network. Both simulators run the same tests.
 DIGITS_P4 = {"ImemDepth": 768, "UbDepth": 2720, "WmDepth": 864, "AccDepth": 880}
 DIGITS_P8 = {"ImemDepth": 256, "UbDepth": 1432, "WmDepth": 448, "AccDepth": 456}
 SMALL_P2 = {"ImemDepth": 256, "UbDepth": 288, "WmDepth": 80, "AccDepth": 96}
@@ -290,13 +276,11 @@ def config(sim: str, P: int) -> tuple[dict[str, int], list[str]]:
         return SMALL_P2, ["random_steps", "xor_training", "saturation"]
     if P == 4:
         return DIGITS_P4, ["random_steps", "digits_training"]
-    if sim == "icarus":
-        return SMALL_P8, ["random_steps"]
     return DIGITS_P8, ["random_steps", "digits_training"]
 
 
 @pytest.mark.parametrize("P", [2, 4, 8])
 def test_train(sim: str, P: int) -> None:
     depths, tests = config(sim, P)
-    runner.run(sim, "tpu_core", "tb.train.test_train", rtl_sources(*SOURCES), {"P": P, **depths},
+    runner.run(sim, "tpu_core", "tb.train.test_train", rtl_sources(*CORE_SOURCES), {"P": P, **depths},
                testcase=tests)
