@@ -17,6 +17,8 @@ from models.isa import (
     ACT_CODES,
     ACT_MAX,
     ACT_NAMES,
+    DMA_MEM_NAMES,
+    DMA_MEMS,
     INSTR_MASK,
     INSTR_W,
     OPS,
@@ -54,6 +56,7 @@ _LABEL = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_.]*)\s*:(.*)$")
 _TERM = re.compile(r"\s*([+-]?)\s*(0[xX][0-9a-fA-F_]+|0[bB][01_]+|\d[\d_]*|[A-Za-z_][A-Za-z0-9_.]*)\s*")
 _MEMS = {"UB": False, "WM": True}  # COPY memory selector -> "is WMEM"
 _VEC_SRC = {"ACC": False, "UB": True}  # VEC source selector -> SRC_UB
+_DMA_DIR = {"IN": False, "OUT": True}  # DMA direction -> OUT flag
 # Fields whose value is a count/length (1..max); every other generic field is an address (0..max).
 _LENGTHS = {"m", "len", "count", "body"}
 _DISPLAY = {"m": "M"}
@@ -145,6 +148,17 @@ def _parse_instr(mnemonic: str, operands: list[str], symbols: Mapping[str, int],
             flags.add("DST_WM")
         ops = [ops[1], *ops[3:]]
         positional = ["src", "dst", "len"]
+    elif op == "DMA":
+        if len(ops) < 5:
+            raise AsmError(lineno, "DMA needs: IN|OUT, UB|WM|ACC, chip address, length, host offset")
+        if _selector(ops[0], _DMA_DIR, "DMA direction", lineno):
+            flags.add("OUT")
+        key = ops[1].upper()
+        if key not in DMA_MEMS:
+            raise AsmError(lineno, f"expected a DMA memory ({' or '.join(DMA_MEMS)}), got {ops[1]!r}")
+        args["mem"] = DMA_MEMS[key]
+        ops = ops[2:]
+        positional = ["addr", "len", "hoff"]
     elif op == "SETV":
         positional = []
     else:
@@ -154,7 +168,7 @@ def _parse_instr(mnemonic: str, operands: list[str], symbols: Mapping[str, int],
         raise AsmError(lineno, f"{op} needs {len(positional)} operands ({names}), got {len(ops)}")
     for name, tok in zip(positional, ops, strict=False):
         _set(op, args, name, _eval(tok, symbols, lineno), lineno)
-    user_flags = {n for n in spec.flags if n != "SRC_UB" and not n.endswith("_WM")}
+    user_flags = {n for n in spec.flags if n not in ("SRC_UB", "OUT") and not n.endswith("_WM")}
     for tok in ops[len(positional):]:
         if "=" in tok:
             key, value = (s.strip() for s in tok.split("=", 1))
@@ -259,6 +273,11 @@ def format_instr(instr: Instr) -> str:
         if instr.has("T"):
             parts.append("T")
         return "COPY " + ", ".join(parts)
+    if op == "DMA":
+        mem = DMA_MEM_NAMES.get(a["mem"], str(a["mem"]))
+        return f"DMA {'OUT' if instr.has('OUT') else 'IN'}, {mem}, {a['addr']}, {a['len']}, 0x{a['hoff']:x}"
+    if op == "SETH":
+        return f"SETH 0x{a['addr']:x}" + (", HI" if instr.has("HI") else "")
     parts = [str(a[f.name]) for f in instr.spec.fields]
     parts += [f for f in instr.spec.flags if instr.has(f)]  # table order: ACC before SWAP
     return f"{op} " + ", ".join(parts)

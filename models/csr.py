@@ -29,6 +29,7 @@ _MAP: dict[str, tuple[str, str, int | str]] = {
     "DMA_MEM_ADDR": ("CsrDmaMemAddr", RW, 0),
     "DMA_LEN": ("CsrDmaLen", RW, 0),
     "DMA_CFG": ("CsrDmaCfg", RW, 0),
+    "PC": ("CsrPc", RO, 0),
     "VERSION": ("CsrVersion", RO, const("CsrVersionValue")),
     "CFG_ARRAY": ("CsrCfgArray", RO, CONFIG),
     "CFG_IMEM": ("CsrCfgImem", RO, CONFIG),

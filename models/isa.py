@@ -22,6 +22,9 @@ ERR_LEN = const("ErrLen")
 ERR_PC = const("ErrPc")
 ERR_LOOP = const("ErrLoop")
 ERR_OVERLAP = const("ErrOverlap")
+ERR_DMA_ADDR = const("ErrDmaAddr")
+ERR_DMA_SLV = const("ErrDmaSlv")
+ERR_DMA_DEC = const("ErrDmaDec")
 ERROR_NAMES = {
     ERR_NONE: "ErrNone",
     ERR_ILLEGAL: "ErrIllegal",
@@ -30,6 +33,9 @@ ERROR_NAMES = {
     ERR_PC: "ErrPc",
     ERR_LOOP: "ErrLoop",
     ERR_OVERLAP: "ErrOverlap",
+    ERR_DMA_ADDR: "ErrDmaAddr",
+    ERR_DMA_SLV: "ErrDmaSlv",
+    ERR_DMA_DEC: "ErrDmaDec",
 }
 
 IMEM_DEPTH = const("ImemDepth")
@@ -41,6 +47,10 @@ ACC_DEPTH = const("AccDepth")
 ACT_CODES = {"identity": const("VpuActIdentity"), "relu": const("VpuActRelu"), "leaky": const("VpuActLeaky")}
 ACT_NAMES = {code: name for name, code in ACT_CODES.items()}
 ACT_MAX = max(ACT_CODES.values())
+
+# DMA memory selects (the DMA's MemSel* codes; IMEM is not reachable from a program) and directions.
+DMA_MEMS = {"UB": const("MemSelUb"), "WM": const("MemSelWm"), "ACC": const("MemSelAcc")}
+DMA_MEM_NAMES = {code: name for name, code in DMA_MEMS.items()}
 
 
 @dataclass(frozen=True)
@@ -147,6 +157,19 @@ OPS: dict[str, OpSpec] = {
             (_generic("src", "A"), _generic("dst", "B"), _generic("len", "C")),
             {"T": const("CopyFlagT"), "SRC_WM": const("CopyFlagSrcWm"), "DST_WM": const("CopyFlagDstWm")},
         ),
+        OpSpec("SETH", const("OpSeth"), (Field("addr", const("SethAddrLsb"), const("SethAddrW")),),
+               {"HI": const("SethFlagHi")}),
+        OpSpec(
+            "DMA",
+            const("OpDma"),
+            (
+                _generic("addr", "A"),
+                _generic("len", "B"),
+                Field("hoff", const("DmaHoffLsb"), const("DmaHoffW")),
+                Field("mem", const("DmaMemLsb"), const("DmaMemW")),
+            ),
+            {"OUT": const("DmaFlagOut")},
+        ),
     )
 }
 BY_CODE: dict[int, OpSpec] = {s.code: s for s in OPS.values()}
@@ -219,6 +242,8 @@ def encode(instr: Instr) -> int:
         word |= 1 << (FLAGS_FIELD.lsb + spec.flags[flag])
     if instr.op == "SETV" and instr.args.get("act", 0) > ACT_MAX:
         raise ValueError(f"SETV: act={instr.args['act']} is not an activation kind (0..{ACT_MAX})")
+    if instr.op == "DMA" and instr.args.get("mem", 0) not in DMA_MEM_NAMES:
+        raise ValueError(f"DMA: mem={instr.args.get('mem', 0)} is not UB, WM or ACC")
     return word
 
 
@@ -237,4 +262,6 @@ def decode(word: int) -> Instr:
     flags = frozenset(n for n, b in spec.flags.items() if (word >> (FLAGS_FIELD.lsb + b)) & 1)
     if spec.name == "SETV" and args["act"] > ACT_MAX:
         raise IllegalInstruction(word, f"SETV act={args['act']} is not an activation kind")
+    if spec.name == "DMA" and args["mem"] not in DMA_MEM_NAMES:
+        raise IllegalInstruction(word, f"DMA mem={args['mem']} is not UB, WM or ACC")
     return Instr(spec.name, args, flags)

@@ -24,6 +24,9 @@ from models.hw import const
 from models.isa import (
     ACC_DEPTH,
     ERR_ADDR,
+    ERR_DMA_ADDR,
+    ERR_DMA_DEC,
+    ERR_DMA_SLV,
     ERR_ILLEGAL,
     ERR_LEN,
     ERR_LOOP,
@@ -41,6 +44,57 @@ from models.isa import (
 )
 
 ARRAY_SIZE = const("ArraySize")
+MEM_SEL_UB = const("MemSelUb")
+MEM_SEL_WM = const("MemSelWm")
+MEM_SEL_ACC = const("MemSelAcc")
+AXI_SLVERR, AXI_DECERR = 2, 3
+
+
+@dataclass
+class HostMemory:
+    """Host memory as the DMA sees it: bytes at AXI addresses 0 .. len(data)-1, plus the bus facts.
+
+    The DMA layout (docs/csr.md, "Host memory layout"): on-chip words packed tightly, little endian, each
+    element a two's-complement DataW (UB, WMEM) or AccW (ACC) code. Any byte at or past len(data) answers
+    DECERR, and a byte inside an `errors` range (start, end exclusive, AXI response 2 or 3) answers that
+    error. A transfer's host address must be a multiple of `bus_bytes` and end within 2**addr_w.
+    """
+
+    data: bytearray
+    bus_bytes: int = 8
+    addr_w: int = 32
+    errors: list[tuple[int, int, int]] = field(default_factory=list)
+
+    @classmethod
+    def zeros(cls, size: int, **kwargs) -> HostMemory:
+        return cls(bytearray(size), **kwargs)
+
+    def response(self, addr: int, n: int) -> int:
+        """AXI response of the bytes addr .. addr+n-1 (0 OKAY, 2 SLVERR, 3 DECERR): the lowest hit wins."""
+        if addr + n > len(self.data):
+            bad = [(len(self.data), addr + n, AXI_DECERR)]
+        else:
+            bad = []
+        hits = [(max(lo, addr), resp) for lo, hi, resp in [*self.errors, *bad] if lo < addr + n and addr < hi]
+        return min(hits)[1] if hits else 0
+
+    def write_words(self, addr: int, rows: np.ndarray, width: int) -> None:
+        self.data[addr:addr + rows.size * width // 8] = pack_rows(rows, width)
+
+    def read_words(self, addr: int, n: int, P: int, width: int) -> np.ndarray:
+        return unpack_rows(bytes(self.data[addr:addr + n * P * width // 8]), P, width)
+
+
+def pack_rows(rows: np.ndarray, width: int) -> bytes:
+    """[n, P] signed codes -> the DMA's host bytes (little endian, `width`-bit elements)."""
+    dtype = {16: "<i2", 32: "<i4", 64: "<i8", 8: "<i1"}[width]
+    return np.asarray(rows, dtype=np.int64).astype(dtype).tobytes()
+
+
+def unpack_rows(data: bytes, P: int, width: int) -> np.ndarray:
+    """The inverse of pack_rows: host bytes -> [n, P] int64 codes."""
+    dtype = {16: "<i2", 32: "<i4", 64: "<i8", 8: "<i1"}[width]
+    return np.frombuffer(data, dtype=dtype).astype(np.int64).reshape(-1, P)
 
 
 class IsaError(Exception):
@@ -70,6 +124,7 @@ class MachineState:
     loss_scale: int = 0
     loss_shift: int = 0
     bgrad_addr: int = 0  # SETBG register
+    host_base: int = 0  # SETH register: 64-bit host byte address the DMA offsets are added to
     pc: int = 0
     halted: bool = False
     error: int = ERR_NONE
@@ -149,10 +204,42 @@ def _transpose_blocks(rows: np.ndarray, P: int) -> np.ndarray:
     return rows.reshape(n, P, P).transpose(0, 2, 1).reshape(n * P, P).copy()
 
 
-def _step(st: MachineState, ins: Instr, imem_depth: int, vpu_fn: VpuFn | None, cfg_cls: type | None) -> None:
+def _dma(st: MachineState, ins: Instr, host: HostMemory | None) -> None:
+    a = ins.args
+    mem = {MEM_SEL_UB: st.ub, MEM_SEL_WM: st.wm, MEM_SEL_ACC: st.acc}[a["mem"]]
+    width = ACC_W if a["mem"] == MEM_SEL_ACC else DATA_W
+    n = a["len"]
+    _check_len(n, mem.shape[0], "len")
+    _check_range(a["addr"], n, mem.shape[0], "on-chip")
+    if host is None:
+        raise _Fault(ERR_DMA_ADDR, "DMA without a host memory")
+    addr, nbytes = st.host_base + a["hoff"], n * st.P * width // 8
+    if addr % host.bus_bytes or addr + nbytes > 1 << host.addr_w:
+        raise _Fault(ERR_DMA_ADDR, f"host address 0x{addr:x} (+{nbytes} bytes) misaligned to "
+                                   f"{host.bus_bytes} bytes or outside the {host.addr_w}-bit address space")
+    resp = host.response(addr, nbytes)
+    if resp:
+        code = ERR_DMA_DEC if resp == AXI_DECERR else ERR_DMA_SLV
+        raise _Fault(code, f"host bytes 0x{addr:x}..0x{addr + nbytes - 1:x} answer {ERROR_NAMES[code]}")
+    dst = slice(a["addr"], a["addr"] + n)
+    if ins.has("OUT"):
+        host.write_words(addr, mem[dst], width)
+    else:
+        mem[dst] = host.read_words(addr, n, st.P, width)
+
+
+def _step(st: MachineState, ins: Instr, imem_depth: int, vpu_fn: VpuFn | None, cfg_cls: type | None,
+          host: HostMemory | None = None) -> None:
     """Execute one decoded instruction (everything checked before anything is written)."""
     P, op, a = st.P, ins.op, ins.args
     if op in ("NOP", "SYNC"):
+        return
+    if op == "SETH":
+        mask = (1 << 32) - 1
+        st.host_base = (st.host_base & mask) | a["addr"] << 32 if ins.has("HI") else a["addr"]
+        return
+    if op == "DMA":
+        _dma(st, ins, host)
         return
     if op == "HALT":
         st.halted = True
@@ -268,15 +355,17 @@ def run(
     vpu_fn: VpuFn | None = None,
     vpu_config: type | None = None,
     trace: bool = False,
+    host: HostMemory | None = None,
 ) -> RunResult:
     """Run `program` from pc 0 until HALT. Raises IsaError on a core error.
 
-    `state` defaults to the reset state of a P x P core; if both are given P must match. IMEM holds the
+    `state` defaults to the reset state of a P x P core; if both are given P must match. `host` is the
+    host memory DMA instructions read and write (updated in place). IMEM holds the
     program followed by zeros (NOP) up to `imem_depth`. `max_steps` bounds the instructions executed (a
     Python-side guard, not an architectural error; raises RuntimeError). `vpu_fn`/`vpu_config` replace
     models.vpu.vpu/VpuConfig (tests only).
     """
-    result = _run(program, state, P, imem_depth, max_steps, vpu_fn, vpu_config, trace)
+    result = _run(program, state, P, imem_depth, max_steps, vpu_fn, vpu_config, trace, host)
     if result.error != ERR_NONE:
         raise IsaError(result.error, result.pc, result.message)
     return result
@@ -293,13 +382,13 @@ def run_status(
     pc is the address of the instruction that failed (ErrPc: the last address of IMEM), or of the HALT.
     """
     r = _run(program, state, P, kwargs.pop("imem_depth", IMEM_DEPTH), kwargs.pop("max_steps", None),
-             kwargs.pop("vpu_fn", None), kwargs.pop("vpu_config", None), False)
+             kwargs.pop("vpu_fn", None), kwargs.pop("vpu_config", None), False, kwargs.pop("host", None))
     if kwargs:
         raise TypeError(f"unexpected arguments {sorted(kwargs)}")
     return r.state, r.error, r.pc
 
 
-def _run(program, state, P, imem_depth, max_steps, vpu_fn, vpu_config, trace) -> RunResult:
+def _run(program, state, P, imem_depth, max_steps, vpu_fn, vpu_config, trace, host=None) -> RunResult:
     if state is None:
         state = MachineState.new(P if P is not None else ARRAY_SIZE)
     elif P is not None and P != state.P:
@@ -324,7 +413,7 @@ def _run(program, state, P, imem_depth, max_steps, vpu_fn, vpu_config, trace) ->
                 raise _Fault(ERR_ILLEGAL, e.reason) from None
             if trace:
                 result.trace.append((st.pc, ins))
-            _step(st, ins, imem_depth, vpu_fn, vpu_config)
+            _step(st, ins, imem_depth, vpu_fn, vpu_config, host)
             steps += 1
             st.retired += 1
             if st.halted:

@@ -10,8 +10,10 @@
 //   done_o             : one-cycle pulse when the run has ended; error_o / pc_o are valid from then on
 //   error_o            : tpu_pkg::Err* of the last run (ErrNone after HALT), held until the next start
 //   pc_o               : address of the HALT or of the failing instruction (ErrPc: ImemDepth-1)
-//   host_req_valid_i   : host request (valid/ready); accepted only while the core is stopped
-//   host_req_ready_o   : !busy_o and no start_i this cycle
+//   host_req_valid_i   : host request (valid/ready); accepted while the core is stopped, and during
+//                        a run while a DMA instruction is outstanding (dma_active_o) for UB, WMEM
+//                        and ACC whenever no unit uses that memory's port this cycle
+//   host_req_ready_o   : (!busy_o and no start_i) or the DMA case above
 //   host_req_we_i      : write (else read)
 //   host_req_mem_i     : tpu_pkg::HostMem* (IMEM, UB, WMEM, ACC)
 //   host_req_addr_i    : word address in that memory
@@ -25,6 +27,9 @@
 //   perf_macs_o        : multiply-accumulates: perf_rows_o * P * P
 //   perf_wstall_o      : cycles a MATMUL with SWAP waited only for its LDW (weight-load stalls)
 // The counters restart at every start and hold their values after done.
+//   perf_row_o, perf_wstall_inc_o : this cycle's increments of perf_rows_o / perf_wstall_o (for tpu_csr)
+//   dma_req_o .. dma_host_o : a DMA instruction issues (tpu_ctrl); dma_done_i / dma_err_i (DmaErr*)
+//                        end it. Its memory traffic comes back through the host port.
 module tpu_core #(
   parameter int P         = tpu_pkg::ArraySize,
   parameter int DataW     = tpu_pkg::DataW,
@@ -58,7 +63,17 @@ module tpu_core #(
   output logic [tpu_pkg::PerfCntW-1:0]    perf_cycles_o,
   output logic [tpu_pkg::PerfCntW-1:0]    perf_rows_o,
   output logic [tpu_pkg::PerfCntW-1:0]    perf_macs_o,
-  output logic [tpu_pkg::PerfCntW-1:0]    perf_wstall_o
+  output logic [tpu_pkg::PerfCntW-1:0]    perf_wstall_o,
+  output logic                            perf_row_o,
+  output logic                            perf_wstall_inc_o,
+  output logic                            dma_req_o,
+  output logic                            dma_out_o,
+  output logic [1:0]                      dma_sel_o,
+  output logic [tpu_pkg::InstrAW-1:0]     dma_addr_o,
+  output logic [tpu_pkg::InstrBW-1:0]     dma_len_o,
+  output logic [63:0]                     dma_host_o,
+  input  logic                            dma_done_i,
+  input  logic [7:0]                      dma_err_i
 );
   import tpu_pkg::*;
 
@@ -92,6 +107,7 @@ module tpu_core #(
   logic [SetvShiftW-1:0] shift;
   logic [SetvLossShiftW-1:0] loss_shift;
   logic [DataW-1:0] slope, loss_scale;
+  logic dma_active;
 
   assign ser_idle = vu_idle && cu_idle;
   assign all_idle = ser_idle && wu_idle && mu_idle;
@@ -126,7 +142,16 @@ module tpu_core #(
     .loss_scale_o   (loss_scale),
     .loss_shift_o   (loss_shift),
     .bgrad_addr_o   (bgrad_addr),
-    .wstall_o       (wstall)
+    .wstall_o       (wstall),
+    .dma_req_o,
+    .dma_out_o,
+    .dma_sel_o,
+    .dma_addr_o,
+    .dma_len_o,
+    .dma_host_o,
+    .dma_active_o   (dma_active),
+    .dma_done_i,
+    .dma_err_i
   );
 
   // Flags [7:6] are used by no opcode (decode rejects them), so no unit looks at them.
@@ -139,7 +164,6 @@ module tpu_core #(
   logic rsp_valid_q, rsp_err_q, rsp_read_q;
   logic [HostMemW-1:0] rsp_mem_q;
 
-  assign host_req_ready_o = !busy_o && !start_i;
   assign h_acc  = host_req_valid_i && host_req_ready_o;
   always_comb begin
     case (int'(host_req_mem_i))
@@ -235,11 +259,24 @@ module tpu_core #(
     else if (vu_ub_re) ub_raddr = vu_ub_raddr;
     else if (cu_ub_re) ub_raddr = cu_ub_raddr;
     else begin
-      ub_re    = h_re && h_ub;
+      ub_re    = 1'b0;
       ub_raddr = h_addr_ub;
     end
   end
-  assign aux_re = vu_aux_re;
+  // The host reads UB through the second copy: during a DMA the matrix unit owns port A.
+  assign aux_re = vu_aux_re || (h_re && h_ub);
+
+  // During a run the DMA may use a memory port in any cycle no unit uses it (units never wait for it).
+  logic run_free;
+  always_comb begin
+    case (int'(host_req_mem_i))
+      HostMemUb:  run_free = host_req_we_i ? !(vu_ub_we || cu_ub_we) : !vu_aux_re;
+      HostMemWm:  run_free = host_req_we_i ? !cu_wm_we : !(wu_wm_re || cu_wm_re);
+      HostMemAcc: run_free = host_req_we_i ? !(mu_acc_we || vu_acc_we) : !(mu_acc_re || vu_acc_re);
+      default:    run_free = 1'b0;  // IMEM is fetched every cycle of a run
+    endcase
+  end
+  assign host_req_ready_o = (!busy_o && !start_i) || (busy_o && dma_active && run_free);
 
   tpu_ram #(.Width(DW), .Depth(UbDepth)) u_ub (
     .clk_i, .we_i(ub_we), .waddr_i(ub_waddr), .wdata_i(ub_wdata),
@@ -247,7 +284,7 @@ module tpu_core #(
   );
   tpu_ram #(.Width(DW), .Depth(UbDepth)) u_ub_aux (
     .clk_i, .we_i(ub_we), .waddr_i(ub_waddr), .wdata_i(ub_wdata),
-    .re_i(aux_re), .raddr_i(vu_aux_raddr), .rdata_o(aux_rdata)
+    .re_i(aux_re), .raddr_i(vu_aux_re ? vu_aux_raddr : h_addr_ub), .rdata_o(aux_rdata)
   );
 
   // WMEM
@@ -313,7 +350,7 @@ module tpu_core #(
     if (rsp_read_q) begin
       case (int'(rsp_mem_q))
         HostMemImem: host_rsp_rdata_o = HostW'(imem_rdata);
-        HostMemUb:   host_rsp_rdata_o = HostW'(ub_rdata);
+        HostMemUb:   host_rsp_rdata_o = HostW'(aux_rdata);
         HostMemWm:   host_rsp_rdata_o = HostW'(wm_rdata);
         HostMemAcc:  host_rsp_rdata_o = HostW'(acc_rdata);
         default:     host_rsp_rdata_o = '0;
@@ -465,5 +502,7 @@ module tpu_core #(
   assign perf_rows_o   = rows_q;
   assign perf_macs_o   = rows_q * CntW'(P * P);
   assign perf_wstall_o = wstall_q;
+  assign perf_row_o        = busy_o && mu_row;
+  assign perf_wstall_inc_o = busy_o && wstall;
 
 endmodule

@@ -14,6 +14,7 @@
 //   busy_i             core busy; the CSR also keeps its own run flag (set by start_o, cleared by
 //                      done_i), so a start in the cycle after start_o is rejected even if busy_i lags
 //   done_i, err_i      one-cycle done pulse, with the run's error code (Err*) valid in that cycle
+//   pc_i               the run's final PC, valid with done_i (the PC register)
 //   prog_base_o        PROG_BASE_HI:LO, the program's host byte address
 //   prog_len_o         PROG_LEN, the program length in instructions
 //   irq_o              level interrupt: |(IRQ_STATUS & IRQ_ENABLE)
@@ -68,6 +69,7 @@ module tpu_csr
   input  logic                busy_i,
   input  logic                done_i,
   input  logic [7:0]          err_i,
+  input  logic [31:0]         pc_i,
   output logic [63:0]         prog_base_o,
   output logic [31:0]         prog_len_o,
   output logic                irq_o,
@@ -123,6 +125,7 @@ module tpu_csr
   // ---- Register state ----------------------------------------------------------------------------
   logic            run_q, done_q, dma_run_q, dma_done_q, dma_cmd_valid_q;
   logic [7:0]      err_q, dma_err_q;
+  logic [31:0]     pc_q;
   logic [15:0]     rej_q, dma_rej_q;
   logic [IrqW-1:0] irq_en_q, irq_st_q;
   logic [31:0]     prog_lo_q, prog_hi_q, prog_len_q;
@@ -149,7 +152,7 @@ module tpu_csr
     off = {word, 2'b00};
     case (int'(off))
       CsrCtrl, CsrStatus, CsrRejects, CsrIrqEnable, CsrIrqStatus, CsrProgBaseLo, CsrProgBaseHi,
-      CsrProgLen, CsrDmaHostLo, CsrDmaHostHi, CsrDmaMemAddr, CsrDmaLen, CsrDmaCfg, CsrVersion,
+      CsrProgLen, CsrDmaHostLo, CsrDmaHostHi, CsrDmaMemAddr, CsrDmaLen, CsrDmaCfg, CsrPc, CsrVersion,
       CsrCfgArray, CsrCfgImem, CsrCfgUb, CsrCfgWmem, CsrCfgAcc, CsrCfgDma: is_mapped = 1'b1;
       default: is_mapped = int'(off) >= CsrCycLo && int'(off) <= CsrDmaStallHi;
     endcase
@@ -248,6 +251,7 @@ module tpu_csr
         CsrDmaMemAddr: rdata = dma_mem_q;
         CsrDmaLen:     rdata = dma_len_q;
         CsrDmaCfg:     rdata = {26'd0, dma_sel_q, 3'd0, dma_dir_q};
+        CsrPc:         rdata = pc_q;
         CsrVersion:    rdata = 32'(CsrVersionValue);
         CsrCfgArray:   rdata = {8'(CfgAccW), 8'(CfgFracW), 8'(CfgDataW), 8'(P)};
         CsrCfgImem:    rdata = 32'(CfgImemDepth);
@@ -306,6 +310,7 @@ module tpu_csr
       run_q           <= 1'b0;
       done_q          <= 1'b0;
       err_q           <= '0;
+      pc_q            <= '0;
       dma_run_q       <= 1'b0;
       dma_done_q      <= 1'b0;
       dma_err_q       <= '0;
@@ -333,6 +338,7 @@ module tpu_csr
         run_q  <= 1'b0;
         done_q <= 1'b1;
         err_q  <= err_i;
+        pc_q   <= pc_i;
       end
       if (dma_start_ok) begin
         dma_run_q       <= 1'b1;

@@ -18,6 +18,15 @@
 //   fld_*_o, flags_o: the decoded fields (valid with the issue strobes)
 //   act_o .. bgrad_addr_o : the SETV and SETBG registers
 //   wstall_o        : this cycle a MATMUL with SWAP waits only for its LDW (performance counter)
+//   dma_req_o       : one-cycle pulse: a DMA instruction issues; dma_out_o, dma_sel_o (MemSel*),
+//   dma_addr_o, dma_len_o (on-chip words) and dma_host_o (SETH base + offset) describe it
+//   dma_active_o    : a DMA instruction is outstanding (from its issue to dma_done_i)
+//   dma_done_i, dma_err_i : the outstanding DMA ended, with a tpu_pkg::DmaErr* code
+//
+// DMA overlap (docs/isa.md §4): a DMA issues when every unit is idle and no DMA is outstanding. While it
+// runs only NOP, SETV, SETBG, SETH, LOOP, and LDW / MATMUL whose ranges miss the DMA's range, may
+// issue; everything else waits for it. A DMA error is the earliest error in program order (everything
+// running was issued after the DMA), so it replaces any error found meanwhile, with the DMA's PC.
 //
 // One instruction can issue per cycle: the IMEM address of the next instruction is presented in the
 // cycle the current one issues. Errors are found in decode; the core then waits until every unit is
@@ -64,7 +73,16 @@ module tpu_ctrl #(
   output logic [DataW-1:0]                    loss_scale_o,
   output logic [tpu_pkg::SetvLossShiftW-1:0]  loss_shift_o,
   output logic [tpu_pkg::InstrAW-1:0]         bgrad_addr_o,
-  output logic                                wstall_o
+  output logic                                wstall_o,
+  output logic                                dma_req_o,
+  output logic                                dma_out_o,
+  output logic [1:0]                          dma_sel_o,
+  output logic [tpu_pkg::InstrAW-1:0]         dma_addr_o,
+  output logic [tpu_pkg::InstrBW-1:0]         dma_len_o,
+  output logic [63:0]                         dma_host_o,
+  output logic                                dma_active_o,
+  input  logic                                dma_done_i,
+  input  logic [7:0]                          dma_err_i
 );
   import tpu_pkg::*;
 
@@ -85,6 +103,12 @@ module tpu_ctrl #(
   logic [DataW-1:0]          slope_q, loss_scale_q;
   logic [SetvLossShiftW-1:0] loss_shift_q;
   logic [InstrAW-1:0]        bgrad_q;
+  logic [63:0]               seth_q;   // DMA host base address (SETH)
+  logic                      dma_q;    // a DMA instruction is outstanding
+  logic [ImemAw-1:0]         dma_pc_q;
+  logic [1:0]                dma_sel_q;
+  logic [InstrAW-1:0]        dma_lo_q;
+  logic [InstrBW-1:0]        dma_n_q;
 
   // ---- Decode -----------------------------------------------------------------------------------
   logic [InstrW-1:0] ins;
@@ -126,6 +150,17 @@ module tpu_ctrl #(
   logic [SetvActW-1:0] setv_act;
   logic              f_copy_t, f_swap, f_src_ub, f_src_wm, f_dst_wm, f_bgrad, f_aux;
   int                src_depth, dst_depth;
+  logic [1:0]        dma_sel;
+
+  assign dma_sel = ins[DmaMemLsb +: DmaMemW];
+
+  function automatic int mem_depth(logic [1:0] sel);
+    case (int'(sel))
+      MemSelUb: return UbDepth;
+      MemSelWm: return WmDepth;
+      default:  return AccDepth;
+    endcase
+  endfunction
 
   assign f_swap   = flags[MatmulFlagSwap];
   assign f_src_ub = flags[VecFlagSrcUb];
@@ -154,11 +189,15 @@ module tpu_ctrl #(
       OpLdb, OpSetbg: legal |= fmask(InstrALsb, InstrAW);
       OpCopy:   legal |= fmask(InstrALsb, InstrAW) | fmask(InstrBLsb, InstrBW) | fmask(InstrCLsb, InstrCW)
                          | flag(CopyFlagT) | flag(CopyFlagSrcWm) | flag(CopyFlagDstWm);
+      OpSeth:   legal |= fmask(SethAddrLsb, SethAddrW) | flag(SethFlagHi);
+      OpDma:    legal |= fmask(InstrALsb, InstrAW) | fmask(InstrBLsb, InstrBW) | fmask(DmaHoffLsb, DmaHoffW)
+                         | fmask(DmaMemLsb, DmaMemW) | flag(DmaFlagOut);
       default:  ;
     endcase
 
-    if (int'(op) > OpCopy || (ins & ~legal) != '0 ||
-        (int'(op) == OpSetv && int'(setv_act) > VpuActLeaky)) begin
+    if (int'(op) > OpDma || (ins & ~legal) != '0 ||
+        (int'(op) == OpSetv && int'(setv_act) > VpuActLeaky) ||
+        (int'(op) == OpDma && int'(dma_sel) == MemSelImem)) begin
       err = ErrW'(ErrIllegal);
     end else begin
       case (int'(op))
@@ -174,6 +213,10 @@ module tpu_ctrl #(
         end
         OpLdb: begin
           if (out_of(a, 1, UbDepth)) err = ErrW'(ErrAddr);
+        end
+        OpDma: begin
+          if (b == 0 || b > mem_depth(dma_sel)) err = ErrW'(ErrLen);
+          else if (out_of(a, b, mem_depth(dma_sel))) err = ErrW'(ErrAddr);
         end
         OpCopy: begin
           src_depth = f_src_wm ? WmDepth : UbDepth;
@@ -196,8 +239,30 @@ module tpu_ctrl #(
   end
 
   // ---- Issue ------------------------------------------------------------------------------------
-  logic run, ok, fire, halt, swap_eff, loop_back, last_pc;
+  logic run, ok, fire, halt, swap_eff, loop_back, last_pc, idle, hz_ldw, hz_mm, dma_fail;
   logic [ImemAw-1:0] pc_next;
+  logic [ErrW-1:0]   dma_code;
+
+  // Range interlock with the outstanding DMA (any overlap in the DMA's memory waits for it). Every
+  // operand is an argument: Icarus re-evaluates a function in a continuous assignment only when
+  // its arguments change.
+  function automatic logic dma_hit(logic busy, logic [1:0] busy_sel, int lo, int n, logic [1:0] sel,
+                                   int start, int len);
+    return busy && busy_sel == sel && start < lo + n && lo < start + len;
+  endfunction
+
+  assign idle     = all_idle_i && !dma_q;
+  assign hz_ldw   = dma_hit(dma_q, dma_sel_q, int'(dma_lo_q), int'(dma_n_q), 2'(MemSelWm), a, P);
+  assign hz_mm    = dma_hit(dma_q, dma_sel_q, int'(dma_lo_q), int'(dma_n_q), 2'(MemSelUb), a, c)
+                    || dma_hit(dma_q, dma_sel_q, int'(dma_lo_q), int'(dma_n_q), 2'(MemSelAcc), b, c);
+  assign dma_fail = dma_q && dma_done_i && dma_err_i != 8'(DmaErrNone);
+  always_comb begin
+    case (int'(dma_err_i))
+      DmaErrSlv: dma_code = ErrW'(ErrDmaSlv);
+      DmaErrDec: dma_code = ErrW'(ErrDmaDec);
+      default:   dma_code = ErrW'(ErrDmaAddr);  // align, range (the length was checked in decode)
+    endcase
+  end
 
   assign run      = (state_q == StRun);
   assign ok       = run && (err == ErrW'(ErrNone)) && ser_idle_i;
@@ -207,10 +272,10 @@ module tpu_ctrl #(
   always_comb begin
     fire = 1'b0;
     case (int'(op))
-      OpNop, OpSetv, OpSetbg, OpLoop: fire = ok;
-      OpSync, OpVec, OpLdb, OpCopy:   fire = ok && all_idle_i;
-      OpLdw:                          fire = ok && wu_accept_i;
-      OpMatmul:                       fire = ok && mu_accept_i && (!swap_eff || wu_swap_ok_i);
+      OpNop, OpSetv, OpSetbg, OpLoop, OpSeth: fire = ok;
+      OpSync, OpVec, OpLdb, OpCopy, OpDma:    fire = ok && idle;
+      OpLdw:                          fire = ok && wu_accept_i && !hz_ldw;
+      OpMatmul:                       fire = ok && mu_accept_i && (!swap_eff || wu_swap_ok_i) && !hz_mm;
       default:                        fire = 1'b0;  // HALT and illegal words never issue
     endcase
   end
@@ -257,6 +322,12 @@ module tpu_ctrl #(
       loop_end_q   <= '0;
       loop_left_q  <= '0;
       pending_q    <= 1'b0;
+      seth_q       <= '0;
+      dma_q        <= 1'b0;
+      dma_pc_q     <= '0;
+      dma_sel_q    <= '0;
+      dma_lo_q     <= '0;
+      dma_n_q      <= '0;
       act_q        <= '0;
       shift_q      <= '0;
       slope_q      <= '0;
@@ -265,6 +336,7 @@ module tpu_ctrl #(
       bgrad_q      <= '0;
     end else begin
       done_q <= 1'b0;
+      if (dma_done_i) dma_q <= 1'b0;
       case (state_q)
         StIdle: begin
           if (start_i) begin
@@ -275,7 +347,11 @@ module tpu_ctrl #(
           end
         end
         StRun: begin
-          if (err != ErrW'(ErrNone) || halt) begin
+          if (dma_fail) begin
+            state_q <= StStop;
+            err_q   <= dma_code;
+            pc_q    <= dma_pc_q;
+          end else if (err != ErrW'(ErrNone) || halt) begin
             // Stop: the failing instruction (or HALT) keeps its address in pc_q.
             state_q <= StStop;
             err_q   <= err;
@@ -305,6 +381,17 @@ module tpu_ctrl #(
                 loss_shift_q <= ins[SetvLossShiftLsb +: SetvLossShiftW];
               end
               OpSetbg:  bgrad_q <= ins[InstrALsb +: InstrAW];
+              OpSeth: begin
+                if (flags[SethFlagHi]) seth_q[63:32] <= ins[SethAddrLsb +: SethAddrW];
+                else                   seth_q        <= 64'(ins[SethAddrLsb +: SethAddrW]);
+              end
+              OpDma: begin
+                dma_q     <= 1'b1;
+                dma_pc_q  <= pc_q;
+                dma_sel_q <= dma_sel;
+                dma_lo_q  <= ins[InstrALsb +: InstrAW];
+                dma_n_q   <= ins[InstrBLsb +: InstrBW];
+              end
               OpLdw:    pending_q <= 1'b1;
               OpMatmul: if (f_swap) pending_q <= 1'b0;
               default:  ;
@@ -312,7 +399,10 @@ module tpu_ctrl #(
           end
         end
         StStop: begin
-          if (all_idle_i) begin
+          if (dma_fail) begin
+            err_q <= dma_code;
+            pc_q  <= dma_pc_q;
+          end else if (idle) begin
             state_q <= StIdle;
             done_q  <= 1'b1;
           end
@@ -332,5 +422,12 @@ module tpu_ctrl #(
   assign loss_scale_o = loss_scale_q;
   assign loss_shift_o = loss_shift_q;
   assign bgrad_addr_o = bgrad_q;
+  assign dma_req_o    = fire && (int'(op) == OpDma);
+  assign dma_out_o    = flags[DmaFlagOut];
+  assign dma_sel_o    = dma_sel;
+  assign dma_addr_o   = ins[InstrALsb +: InstrAW];
+  assign dma_len_o    = ins[InstrBLsb +: InstrBW];
+  assign dma_host_o   = seth_q + 64'(ins[DmaHoffLsb +: DmaHoffW]);
+  assign dma_active_o = dma_q;
 
 endmodule

@@ -63,6 +63,8 @@ package tpu_pkg;
   localparam int OpLdb = 8;      // A=UB address: load the VPU bias register
   localparam int OpSetbg = 9;    // A=ACC address: where VEC writes the bias-gradient sums
   localparam int OpCopy = 10;    // A=src address, B=dst address, C=length in words
+  localparam int OpSeth = 11;    // set the DMA host base address register (SETH layout below)
+  localparam int OpDma = 12;     // A=on-chip address, B=length in words, [63:40]=host byte offset
   // Flag bit positions, counted from InstrFlagsLsb
   localparam int LdwFlagT = 0;          // LDW: load the tile transposed
   localparam int MatmulFlagAcc = 0;     // MATMUL: add into ACC instead of overwriting
@@ -73,6 +75,16 @@ package tpu_pkg;
   localparam int CopyFlagT = 0;         // COPY: transpose every P x P block
   localparam int CopyFlagSrcWm = 1;     // COPY: source memory is WMEM (else UB)
   localparam int CopyFlagDstWm = 2;     // COPY: destination memory is WMEM (else UB)
+  // DMA: flag OUT (0 host -> chip, 1 chip -> host) and a 2-bit memory select (MemSel*; IMEM is illegal)
+  localparam int DmaFlagOut = 0;        // DMA: chip -> host (else host -> chip)
+  localparam int DmaMemLsb = 9;         // DMA: word bits [10:9] = MemSelUb / MemSelWm / MemSelAcc
+  localparam int DmaMemW = 2;
+  localparam int DmaHoffLsb = 40;       // DMA: host byte offset from the SETH base (fields C and D)
+  localparam int DmaHoffW = 24;
+  // SETH layout: [63:32] address; flag HI: write base[63:32] (else base = zero-extended address)
+  localparam int SethFlagHi = 0;        // SETH: set the upper half of the 64-bit base
+  localparam int SethAddrLsb = 32;
+  localparam int SethAddrW = 32;
   // SETV layout: [63:48] loss_scale  [47:32] slope  [28:24] loss_shift  [20:16] shift  [9:8] act
   localparam int SetvActLsb = 8;        // VpuAct* code; above VpuActLeaky is ErrIllegal
   localparam int SetvActW = 2;
@@ -92,6 +104,9 @@ package tpu_pkg;
   localparam int ErrPc = 4;        // PC ran off the end of IMEM
   localparam int ErrLoop = 5;      // LOOP with zero count/body, body past IMEM, or nested LOOP
   localparam int ErrOverlap = 6;   // destination overlaps a source in the same memory at a different start
+  localparam int ErrDmaAddr = 7;   // DMA host address misaligned to the bus or outside the address space
+  localparam int ErrDmaSlv = 8;    // DMA (or the program fetch) got a SLVERR response
+  localparam int ErrDmaDec = 9;    // DMA (or the program fetch) got a DECERR response
   // Memory depths (defaults of the core's parameters), in words
   localparam int ImemDepth = 1024;  // instructions
   localparam int UbDepth = 4096;    // P x DataW words: activations, targets, biases
@@ -119,6 +134,7 @@ package tpu_pkg;
   localparam int CsrDmaMemAddr = 40;    // RW: DMA on-chip word address
   localparam int CsrDmaLen = 44;        // RW: DMA length in on-chip words
   localparam int CsrDmaCfg = 48;        // RW: [0] DIR (1: chip->host), [5:4] memory select
+  localparam int CsrPc = 52;            // RO: PC of the last run's HALT or failing instruction
   localparam int CsrVersion = 64;       // RO: CsrVersionValue
   localparam int CsrCfgArray = 68;      // RO: [7:0] P, [15:8] DataW, [23:16] FracW, [31:24] AccW
   localparam int CsrCfgImem = 72;       // RO: IMEM depth in words
@@ -183,7 +199,7 @@ package tpu_pkg;
   localparam int HostMemWm = 2;      // host_req_mem_i: weight memory
   localparam int HostMemAcc = 3;     // host_req_mem_i: accumulators
   localparam int HostAddrW = 16;     // bits of host_req_addr_i (addresses >= the depth answer with an error)
-  localparam int ErrW = 3;           // bits of the status error code (Err* above)
+  localparam int ErrW = 4;           // bits of the status error code (Err* above)
   localparam int PerfCntW = 64;      // bits of each performance counter
   /* verilator lint_on UNUSEDPARAM */
 

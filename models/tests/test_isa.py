@@ -30,6 +30,8 @@ def random_instr(rng: np.random.Generator, op: str) -> Instr:
     for f in spec.fields:
         hi = ACT_MAX if (op == "SETV" and f.name == "act") else f.max
         args[f.name] = int(rng.choice([0, hi, int(rng.integers(0, hi + 1))]))
+        if op == "DMA" and f.name == "mem":  # memory select 0 (IMEM) is illegal
+            args[f.name] = int(rng.integers(1, hi + 1))
     flags = frozenset(n for n in spec.flags if rng.integers(2))
     return Instr(op, args, flags)
 
@@ -79,7 +81,7 @@ def test_unknown_opcodes_are_illegal():
 @pytest.mark.parametrize("op", sorted(OPS))
 def test_any_unused_bit_is_illegal(op):
     spec = OPS[op]
-    base = encode(Instr(op))
+    base = encode(Instr(op, {"mem": 1} if op == "DMA" else {}))
     stray_bits = [b for b in range(INSTR_W) if not (spec.legal_mask >> b) & 1]
     assert stray_bits or op == "VEC"  # only VEC uses every field
     for b in stray_bits:

@@ -76,6 +76,9 @@ class CoreEnv(TbBase):
         self.acc_depth = param(dut, "AccDepth")
         dut.start_i.value = 0
         dut.pc_start_i.value = 0
+        # No DMA engine here (tpu_top has one): a DMA instruction would wait for ever, so none is run.
+        dut.dma_done_i.value = 0
+        dut.dma_err_i.value = 0
         self._idle_host()
 
     def _idle_host(self) -> None:

@@ -238,7 +238,10 @@ def _error_programs(env: CoreEnv) -> list[tuple[str, list[int]]]:
 
     halt = assemble("HALT")
     cases = {
-        "illegal opcode": [0x0B],
+        "illegal opcode": [const("OpDma") + 1],
+        "illegal dma imem": [e(op="DMA", addr=0, len=1, mem=1) & ~(3 << const("DmaMemLsb"))],
+        "len dma zero": [e(op="DMA", addr=0, len=0, mem=const("MemSelUb"))],
+        "addr dma acc": [e(op="DMA", addr=acc - 1, len=2, mem=const("MemSelAcc"), flags={"OUT"})],
         "illegal unused field": [e(op="NOP") | (1 << 16)],
         "illegal flag": [e(op="LDB", ub=0) | (1 << 8)],
         "illegal setv act": [e(op="SETV") | (3 << 8)],

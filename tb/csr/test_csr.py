@@ -21,8 +21,9 @@ from tb.common.axi import CsrClient, axil_master
 from tb.common.tb_base import TbBase, param
 from tb.common.tools import rtl_sources
 
-CORE_INPUTS = ("busy_i", "done_i", "err_i", "dma_cmd_ready_i", "dma_busy_i", "dma_done_i", "dma_err_i",
-               "perf_array_busy_i", "perf_macs_i", "perf_wstall_i", "perf_dma_bytes_i", "perf_dma_stall_i")
+CORE_INPUTS = ("busy_i", "done_i", "err_i", "pc_i", "dma_cmd_ready_i", "dma_busy_i", "dma_done_i",
+               "dma_err_i", "perf_array_busy_i", "perf_macs_i", "perf_wstall_i", "perf_dma_bytes_i",
+               "perf_dma_stall_i")
 PERF = {"ARRAY_BUSY": ("perf_array_busy_i", 1), "MACS": ("perf_macs_i", 0xFFFF),
         "WSTALL": ("perf_wstall_i", 1), "DMA_BYTES": ("perf_dma_bytes_i", 0xFFFF),
         "DMA_STALL": ("perf_dma_stall_i", 1)}
