@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import cocotb
 import numpy as np
 from cocotb.clock import Clock
@@ -13,7 +15,7 @@ CLOCK_PERIOD_NS = 10
 class TbBase:
     """Owns the clock (`clk_i`), the active-low asynchronous reset (`rst_ni`) and the seeded RNG.
 
-    Randomness comes only from `self.rng`, seeded by cocotb's seed, so SEED=<n> reproduces a run.
+    Randomness comes only from `self.rng`, seeded by cocotb's per-test seed, so SEED=<n> reproduces a run.
     Stimulus is driven just after the falling edge and sampled at the rising edge, which keeps
     drive and sample apart on both simulators.
     """
@@ -21,8 +23,12 @@ class TbBase:
     def __init__(self, dut) -> None:
         self.dut = dut
         self.log = dut._log
+        # cocotb derives each test's RANDOM_SEED from the run's seed and the test's name, so a test draws
+        # the same stimulus whether it runs alone (TESTCASE=...) or with the others; SEED sets the run's.
         self.rng = np.random.default_rng(cocotb.RANDOM_SEED)
-        self.log.info("random seed %d (rerun with SEED=%d)", cocotb.RANDOM_SEED, cocotb.RANDOM_SEED)
+        run_seed = os.environ.get("COCOTB_RANDOM_SEED", "?")
+        self.log.info("test seed %d from run seed %s (rerun with SEED=%s)",
+                      cocotb.RANDOM_SEED, run_seed, run_seed)
         Clock(dut.clk_i, CLOCK_PERIOD_NS, unit="ns").start()
 
     async def reset(self, cycles: int = 2) -> None:

@@ -24,7 +24,6 @@ from typing import Protocol
 import numpy as np
 
 from models.fixed_point import ACC_W, DATA_W
-from models.hw import const
 from models.isa_sim import MachineState
 from models.mlp import CompiledMlp, Params
 from tb.common.core_env import ERR_NONE, MEM_ACC, MEM_IMEM, MEM_UB, MEM_WM, CoreEnv, pack, unpack
@@ -152,129 +151,54 @@ class CoreDevice:
 
 
 class AxiDevice:
-    """A `Device` on tpu_top: CSRs over AXI4-Lite, every byte of program and data moved by the DMA.
+    """A `Device` on tpu_top: a thin wrapper over the host driver's MLP calls (tb/common/driver.py).
 
-    Host memory (the driver's AxiRam) holds, from `base`: the parameter images (load and read-back),
-    then one batch area (X, Y and the outputs). Each step is one program fetched by START: `SETH base`,
-    `DMA IN` of X and Y, the compiled step, `DMA OUT` of the outputs H_L, HALT. Weights never leave
-    the chip between steps. Counters are the CSR counters of each run (the driver clears them at START).
+    The driver owns the host-memory layout and the programs: each step is one program fetched by START
+    (`SETH base`, `DMA IN` of X and Y, the compiled step, `DMA OUT` of the outputs H_L, HALT), and it
+    checks that DMA_BYTES equals the bytes each run must move. Weights never leave the chip between
+    steps. Counters are the CSR counters of each run (the driver clears them at START), summed here.
     """
 
     transport = "axi-dma"
 
-    def __init__(self, drv, train: CompiledMlp, infer: CompiledMlp, base: int = 0x10000) -> None:
-        from models.asm import assemble
-        from models.host_layout import align
-
+    def __init__(self, drv, train: CompiledMlp, infer: CompiledMlp) -> None:
         if train.layout != infer.layout or train.P != drv.P:
             raise ValueError("training and inference programs must share one layout on the DUT's P")
-        self.drv, self.train, self.infer_mlp, self.base = drv, train, infer, base
-        lay, P = train.layout, train.P
-        self._ub_b, self._acc_b = P * DATA_W // 8, P * ACC_W // 8
-        off = 0
-        self.off = {}
-        for name, nbytes in (("ub", lay.ub_words * self._ub_b), ("wm", lay.wm_words * self._ub_b),
-                             ("acc", lay.acc_words * self._acc_b),
-                             ("x", lay.kt(1) * lay.bp * self._ub_b),
-                             ("y", lay.nt(len(train.sizes) - 1) * lay.bp * self._ub_b),
-                             ("h", lay.nt(len(train.sizes) - 1) * lay.bp * self._ub_b)):
-            self.off[name] = off
-            off = align(off + nbytes)
-        self.end = base + off
-        if self.end > drv.host_size:
-            raise ValueError(f"host memory of {drv.host_size} bytes is too small ({self.end} needed)")
-        self.train_words = assemble(self._program(train, with_y=True))
-        self.infer_words = assemble(self._program(infer, with_y=False))
-        self._scratch = self._state()
+        self.drv, self.train, self.infer_mlp = drv, train, infer
         self._total = dict.fromkeys(COUNTERS + ("dma_bytes", "dma_stall"), 0)
 
-    def _state(self) -> MachineState:
-        d = self.drv.depth
-        return self.train.new_state(d["UB"], d["WM"], d["ACC"])
-
-    def _program(self, m: CompiledMlp, with_y: bool) -> str:
-        from models.host_layout import dma_lines, seth_lines
-
-        lay, P, L = m.layout, m.P, len(m.sizes) - 1
-        body = [ln for ln in m.asm.splitlines() if ln.strip()]
-        if not body[-1].startswith("HALT"):
-            raise ValueError("a compiled MLP program ends with HALT")
-        n_out = lay.nt(L) * lay.bp
-        lines = seth_lines(self.base)
-        lines += dma_lines("IN", "UB", lay.x_ub, lay.kt(1) * lay.bp, self.off["x"], P)
-        if with_y:
-            lines += dma_lines("IN", "UB", lay.y_ub, n_out, self.off["y"], P)
-        lines += body[:-1]
-        lines += dma_lines("OUT", "UB", lay.h_ub[-1], n_out, self.off["h"], P)
-        lines.append("HALT")
-        return "\n".join(lines) + "\n"
-
-    async def _dma(self, out: bool, sel: int, mem_addr: int, n: int, host_off: int) -> None:
-        code = await self.drv.dma(1 if out else 0, self.base + host_off, sel, mem_addr, n)
-        if code != 0:
-            raise DeviceError(f"host DMA {'out' if out else 'in'} of {n} words failed with code {code}")
-
-    async def _run(self, words: list[int], payload: int) -> None:
-        """Fetch and run `words`; the DMA must have moved exactly `payload` bytes (fetch + data)."""
-        info = await self.drv.run(words, timeout_cycles=4_000_000, check=False)
-        if info.error != ERR_NONE:
-            raise DeviceError(f"TPU stopped with error {info.error} at pc {info.pc}")
-        c, t = info.counters, self._total
-        t["runs"] += 1
-        t["cycles"] += c["CYCLES"]
-        t["rows"] += c["ARRAY_BUSY"]
-        t["macs"] += c["MACS"]
-        t["wstall"] += c["WSTALL"]
-        t["dma_bytes"] += c["DMA_BYTES"]
-        t["dma_stall"] += c["DMA_STALL"]
-        if c["DMA_BYTES"] != payload:
-            raise DeviceError(f"DMA_BYTES counter {c['DMA_BYTES']} != {payload} bytes the run moves")
+    def _count(self, runs: list) -> None:
+        t = self._total
+        for r in runs:
+            c = r.counters
+            t["runs"] += 1
+            t["cycles"] += c["CYCLES"]
+            t["rows"] += c["ARRAY_BUSY"]
+            t["macs"] += c["MACS"]
+            t["wstall"] += c["WSTALL"]
+            t["dma_bytes"] += c["DMA_BYTES"]
+            t["dma_stall"] += c["DMA_STALL"]
+            t["bytes_in"] += r.bytes_in
+            t["bytes_out"] += r.bytes_out
 
     async def load_params(self, params: Params) -> None:
         """The used part of UB, WMEM and ACC (constants, masters, Q8.8 tiles) by host DMA transfers."""
-        lay = self.train.layout
-        st = self._state()
-        self.train.place_params(st, params)
-        for name, sel, rows, width in (("ub", const("MemSelUb"), st.ub[:lay.ub_words], DATA_W),
-                                       ("wm", const("MemSelWm"), st.wm[:lay.wm_words], DATA_W),
-                                       ("acc", const("MemSelAcc"), st.acc[:lay.acc_words], ACC_W)):
-            self.drv.write_rows(self.base + self.off[name], rows, width)
-            await self._dma(False, sel, 0, len(rows), self.off[name])
-
-    async def _step(self, m: CompiledMlp, words: list[int], x: np.ndarray, y: np.ndarray | None,
-                    ) -> np.ndarray:
-        lay, sc, L = m.layout, self._scratch, len(m.sizes) - 1
-        m.place_batch(sc, x, y)
-        nx, ny = lay.kt(1) * lay.bp, lay.nt(L) * lay.bp
-        self.drv.write_rows(self.base + self.off["x"], sc.ub[lay.x_ub:lay.x_ub + nx], DATA_W)
-        bytes_in = 8 * len(words) + (nx + (ny if y is not None else 0)) * self._ub_b
-        if y is not None:
-            self.drv.write_rows(self.base + self.off["y"], sc.ub[lay.y_ub:lay.y_ub + ny], DATA_W)
-        await self._run(words, bytes_in + ny * self._ub_b)
-        self._total["bytes_in"] += bytes_in
-        self._total["bytes_out"] += ny * self._ub_b
-        base = lay.h_ub[-1]
-        sc.ub[base:base + ny] = self.drv.read_rows(self.base + self.off["h"], ny, DATA_W)
-        return m.read_outputs(sc)
+        await self.drv.load_params(self.train, params)
 
     async def train_step(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        return await self._step(self.train, self.train_words, x, y)
+        runs: list = []
+        r = await self.drv.mlp_train_step(self.train, x, y, info=runs)
+        self._count(runs)
+        return r.outputs
 
     async def infer(self, x: np.ndarray) -> np.ndarray:
-        m = self.infer_mlp
-        B, n = m.batch, len(x)
-        out = []
-        for s in range(0, n, B):
-            chunk = np.zeros((B, x.shape[1]), np.int64)
-            chunk[:min(B, n - s)] = x[s:s + B]
-            out.append((await self._step(m, self.infer_words, chunk, None))[:min(B, n - s)])
-        return np.concatenate(out) if out else np.zeros((0, m.sizes[-1]), np.int64)
+        runs: list = []
+        out = await self.drv.mlp_infer(self.infer_mlp, None, x, info=runs)
+        self._count(runs)
+        return out
 
     async def read_params(self) -> Params:
-        lay, sc = self.train.layout, self._scratch
-        await self._dma(True, const("MemSelAcc"), 0, lay.z_acc, self.off["acc"])
-        sc.acc[:lay.z_acc] = self.drv.read_rows(self.base + self.off["acc"], lay.z_acc, ACC_W)
-        return self.train.read_params(sc)
+        return await self.drv.read_params(self.train)
 
     def counters(self) -> dict[str, int]:
         """Run totals from the CSR counters (cycles include each START's program fetch) + bytes moved."""

@@ -1,9 +1,11 @@
 """tpu_top: Systole as an AXI peripheral, driven by the host driver (tb/common/driver.py).
 
 Cocotb tests (stimulus from the seeded RNG; SEED reproduces, including every pause pattern):
-* matmul_random     random shapes through drv.matmul, without and with random pauses on every AXI channel:
-                    Y bit exact vs matmul_acc and vs the ISA sim with a host-memory model; ARRAY_BUSY,
-                    MACS, WSTALL and DMA_BYTES exact, CYCLES above the GEMM model
+* matmul_random     random shapes through drv.matmul, with random pauses on every AXI channel and then
+                    without (clearing the pauses must release every channel): one shape per pass has more
+                    rows than one program holds (several chunks) and K, N of several tiles, not multiples
+                    of P. Y bit exact vs matmul_acc and, per chunk, vs the ISA sim with a host-memory
+                    model; ARRAY_BUSY, MACS, WSTALL and DMA_BYTES exact, CYCLES above the GEMM model
 * gemm_counters     data moved by host DMA_START transfers, then a plain gemm_program: the core's cycle
                     counter equals core_perf.gemm_cycles and every CSR counter its exact value
 * dma_overlap       a program whose DMA into UB region B runs while MATMULs read region A (and whose
@@ -13,8 +15,17 @@ Cocotb tests (stimulus from the seeded RNG; SEED reproduces, including every pau
                     addresses, PROG_BASE / DMA_LEN upper bits: exact code and PC, then a clean run
 * start_while_busy  a second START and a DMA_START during a run are rejected and counted
 * reset_recovery    reset during a DMA burst and during the GEMM, then a correct run
+* mlp_train_infer   two networks (2 and 3 layers; K, N and batch not multiples of P), without and with
+                    back-pressure: load_params once, two training steps through drv.mlp_train_step
+                    (outputs of each step, masters DMAed out by the first step's own program and read back
+                    after the second), inference of several batches on the trained weights and on newly
+                    loaded ones; all bit exact vs models.train_ref
+* mlp_errors        through the driver's MLP calls: SLVERR on the batch's DMA IN and DECERR on the
+                    outputs' DMA OUT raise TpuError with the code, name and PC of that DMA instruction;
+                    a failing host transfer in load_params raises TpuDmaError; an out-of-range MATMUL
+                    raises ErrAddr; a bus that never answers makes wait_done raise TpuTimeout (never a
+                    silent hang); after each, a correct training step
 """
-
 from __future__ import annotations
 
 import cocotb
@@ -27,12 +38,15 @@ from models.asm import assemble
 from models.fixed_point import ACC_W, DATA_W, matmul_acc, random_codes
 from models.host_layout import gemm_buffers, gemm_dma_bytes, gemm_dma_program, w_image, x_image, y_from_image
 from models.hw import const
+from models.isa import decode
 from models.isa_sim import HostMemory, MachineState, run_status
+from models.mlp import Q_MASTER, CompiledMlp, compile_mlp
 from models.programs import GemmLayout, gemm_program
+from models.train_ref import TrainConfig, forward, init_params, train_step
 from tb.common import runner
 from tb.common.axi import DECERR, SLVERR, ErrorAxiSlave
 from tb.common.core_env import CORE_SOURCES
-from tb.common.driver import TpuDriver, TpuError
+from tb.common.driver import TpuDmaError, TpuDriver, TpuError, TpuTimeout
 from tb.common.tb_base import TbBase, param
 from tb.common.tools import rtl_sources
 
@@ -80,29 +94,46 @@ def isa_check(drv: TpuDriver, lay: GemmLayout, words: list[int], x, w, y) -> Non
 
 
 async def checked_matmul(tb: TopTb, drv: TpuDriver, M: int, K: int, N: int) -> None:
+    """drv.matmul on random codes: Y, and every chunk's program, status and counters, exact."""
     x, w = random_codes(tb.rng, (M, K)), random_codes(tb.rng, (K, N))
     runs: list = []
     y = await drv.matmul(x, w, info=runs)
     assert np.array_equal(y, matmul_acc(x, w)), f"matmul {M}x{K}x{N}: wrong result"
-    lay, words, r = runs[0]
-    isa_check(drv, lay, words, x, w, y)
+    rows = drv.gemm_chunk_rows(K, N)
+    assert len(runs) == -(-M // rows), (len(runs), M, rows)
     P, T = tb.P, core_perf.gemm_tiles(K, N, tb.P)
-    c = r.counters
-    assert c["ARRAY_BUSY"] == T * M and c["MACS"] == T * M * P * P, c
-    assert c["WSTALL"] == core_perf.gemm_stall_cycles(M, K, N, P), c
-    assert c["DMA_BYTES"] == gemm_dma_bytes(lay, len(words)), c
-    assert c["CYCLES"] > core_perf.gemm_cycles(M, K, N, P), c
+    for i, (lay, words, r) in enumerate(runs):
+        m0 = i * rows
+        assert lay.M == min(rows, M - m0)
+        isa_check(drv, lay, words, x[m0:m0 + lay.M], w, y[m0:m0 + lay.M])
+        c = r.counters
+        assert c["ARRAY_BUSY"] == T * lay.M and c["MACS"] == T * lay.M * P * P, c
+        assert c["WSTALL"] == core_perf.gemm_stall_cycles(lay.M, K, N, P), c
+        assert c["DMA_BYTES"] == gemm_dma_bytes(lay, len(words)), c
+        assert c["CYCLES"] > core_perf.gemm_cycles(lay.M, K, N, P), c
+
+
+def multi_tile(tb: TopTb) -> int:
+    """A dimension of 2 or 3 tiles that is not a multiple of P."""
+    return tb.P * int(tb.rng.integers(1, 3)) + int(tb.rng.integers(1, tb.P))
 
 
 @cocotb.test()
 async def matmul_random(dut) -> None:
     tb = TopTb(dut)
-    for pause in (0.0, 0.4):
+    # Pauses first: switching them off afterwards must release every channel (cocotbext-axi keeps a
+    # cleared generator's last value, which left a channel paused for ever: fixed in driver.set_pause).
+    for pause in (0.4, 0.0):
         drv = await tb.driver(pause)
-        for _ in range(3):
+        for _ in range(2):
             shape = tb.shape()
             dut._log.info("matmul %s with pause %.1f", shape, pause)
             await checked_matmul(tb, drv, *shape)
+        K, N = multi_tile(tb), multi_tile(tb)
+        rows = drv.gemm_chunk_rows(K, N)
+        M = rows + int(tb.rng.integers(1, rows))
+        dut._log.info("matmul %s in chunks of %d rows with pause %.1f", (M, K, N), rows, pause)
+        await checked_matmul(tb, drv, M, K, N)
 
 
 @cocotb.test()
@@ -299,13 +330,165 @@ async def reset_recovery(dut) -> None:
         await checked_matmul(tb, drv, *tb.shape())
 
 
+# ---- MLP training and inference through the driver ---------------------------------------------------
+
+def networks(P: int) -> list[tuple[list[int], list[str], int]]:
+    """(sizes, activations, batch): 2 and 3 layers; sizes and batch not multiples of P (padding)."""
+    return [([P + 2, P + 3, 3], ["leaky", "identity"], P + 2),
+            ([P + 3, 2 * P - 1, P + 1, 2], ["relu", "leaky", "identity"], P - 1)]
+
+
+def compile_pair(tb: TopTb, sizes: list[int], acts: list[str], batch: int,
+                 lr: float = 0.2) -> tuple[CompiledMlp, CompiledMlp]:
+    """Training and inference programs of one network for this DUT (room left in IMEM for SETH/DMA)."""
+    d = tb.depths
+    mem = dict(P=tb.P, imem_depth=d["ImemDepth"] - 16, ub_depth=d["UbDepth"], wm_depth=d["WmDepth"],
+               acc_depth=d["AccDepth"])
+    train = compile_mlp(sizes, acts, batch, lr, mode="train", **mem)
+    infer = compile_mlp(sizes, acts, batch, mode="infer", **mem)
+    assert train.layout == infer.layout
+    return train, infer
+
+
+def random_params(tb: TopTb, sizes: list[int]):
+    """Q8.24 masters with all 24 fraction bits used, and non-zero biases."""
+    params = init_params(sizes, tb.rng, q88=False)
+    return [(w, tb.rng.integers(-(1 << 23), 1 << 23, size=b.shape, dtype=np.int64)) for w, b in params]
+
+
+def batch(tb: TopTb, rows: int, n: int) -> np.ndarray:
+    """Q8.8 codes in [-2, 2)."""
+    return tb.rng.integers(-512, 512, size=(rows, n), dtype=np.int64)
+
+
+def assert_params_equal(chip, gold, what: str) -> None:
+    for li, ((cw, cb), (gw, gb)) in enumerate(zip(chip, gold, strict=True), start=1):
+        assert cw.shape == gw.shape and np.array_equal(cw, gw), f"{what}: W{li} differs"
+        assert np.array_equal(cb, gb), f"{what}: b{li} differs"
+        assert gw.min() >= Q_MASTER.min and gw.max() <= Q_MASTER.max
+
+
+@cocotb.test()
+async def mlp_train_infer(dut) -> None:
+    tb = TopTb(dut)
+    for (sizes, acts, B), pause in zip(networks(tb.P), (0.0, 0.3), strict=True):
+        drv = await tb.driver(pause)
+        train, infer = compile_pair(tb, sizes, acts, B)
+        cfg = TrainConfig(tuple(acts), train.lr, B)
+        gold = random_params(tb, sizes)
+        dut._log.info("MLP %s batch %d, pause %.1f: %d + %d instructions", sizes, B, pause,
+                      len(train.words), len(infer.words))
+        await drv.load_params(train, gold)
+        for step in range(2):
+            x, y = batch(tb, B, sizes[0]), batch(tb, B, sizes[-1])
+            gold, _, out = train_step(gold, x, y, cfg)
+            runs: list = []
+            r = await drv.mlp_train_step(train, x, y, params=step == 0, info=runs)
+            assert np.array_equal(r.outputs, out.outputs), f"{sizes} step {step}: outputs differ"
+            assert any(d.any() for d in out.dw), "the step must change the weights"
+            if step == 0:
+                assert_params_equal(r.params, gold, f"{sizes} step 0 masters (DMA OUT in the program)")
+            else:
+                assert r.params is None
+            c = runs[0].counters
+            assert c["MACS"] == c["ARRAY_BUSY"] * tb.P ** 2 and c["ARRAY_BUSY"] > 0, c
+        assert_params_equal(await drv.read_params(train), gold, f"{sizes} masters after two steps")
+        xs = batch(tb, 2 * B + 1, sizes[0])  # three runs, the last one zero padded
+        runs = []
+        h = await drv.mlp_infer(infer, None, xs, info=runs)
+        assert len(runs) == 3 and np.array_equal(h, forward(gold, xs, acts)), f"{sizes}: inference differs"
+        other = random_params(tb, sizes)
+        h = await drv.mlp_infer(infer, other, xs[:B])
+        assert np.array_equal(h, forward(other, xs[:B], acts)), f"{sizes}: inference on new params differs"
+    await drv.matmul(random_codes(tb.rng, (2, 3)), random_codes(tb.rng, (3, 2)))
+    try:  # the GEMM overwrote the on-chip memories: the driver must know the parameters are gone
+        await drv.mlp_train_step(train, x, y)
+        raise AssertionError("a training step after matmul must need load_params")
+    except RuntimeError:
+        pass
+
+
+def first_dma(words: list[int], out: bool) -> int:
+    """PC of the program's first DMA instruction in the given direction."""
+    for pc, w in enumerate(words):
+        ins = decode(w)
+        if ins.op == "DMA" and ins.has("OUT") == out:
+            return pc
+    raise AssertionError("no such DMA")
+
+
+@cocotb.test()
+async def mlp_errors(dut) -> None:
+    tb = TopTb(dut)
+    P = tb.P
+    slave = ErrorAxiSlave(dut, HOST_SIZE, tb.rng, p=0.3)
+    cocotb.start_soon(slave.run())
+    drv = await tb.driver(ram=SlaveRam(slave))
+    sizes, acts, B = networks(P)[0]
+    train, _ = compile_pair(tb, sizes, acts, B)
+    cfg = TrainConfig(tuple(acts), train.lr, B)
+    gold = random_params(tb, sizes)
+    await drv.load_params(train, gold)
+    buf = drv.mlp_buffers(train)
+    x, y = batch(tb, B, sizes[0]), batch(tb, B, sizes[-1])
+
+    async def expect(code: int, pc: int, name: str, call) -> None:
+        try:
+            await call
+        except TpuError as e:
+            assert (e.code, e.pc, e.name) == (code, pc, name), (e.code, e.pc, e.name, code, pc, name)
+            return
+        raise AssertionError(f"expected TpuError {name} at pc {pc}")
+
+    async def good_step() -> None:
+        nonlocal gold
+        gold, _, out = train_step(gold, x, y, cfg)
+        r = await drv.mlp_train_step(train, x, y)
+        assert np.array_equal(r.outputs, out.outputs), "training step after an error differs"
+
+    words = drv.mlp_program(train, targets=True, outputs=True, params=False)
+    x_addr, h_addr = buf.base + buf.off["x"], buf.base + buf.off["h"]
+    slave.errors = [(x_addr + 8, x_addr + 9, SLVERR)]
+    await expect(ERR["ErrDmaSlv"], first_dma(words, False), "ErrDmaSlv", drv.mlp_train_step(train, x, y))
+    slave.errors = [(h_addr, h_addr + 1, DECERR)]
+    await expect(ERR["ErrDmaDec"], first_dma(words, True), "ErrDmaDec", drv.mlp_train_step(train, x, y))
+    slave.errors = []
+    # The failed runs changed the masters (the first stopped before the step, the second after it):
+    # reload, then a correct step.
+    await drv.load_params(train, gold)
+    await good_step()
+    acc_addr = buf.base + buf.off["acc"]
+    slave.errors = [(acc_addr, acc_addr + 1, SLVERR)]
+    try:
+        await drv.load_params(train, gold)
+        raise AssertionError("load_params over a failing bus must raise")
+    except TpuDmaError as e:
+        assert (e.code, e.name) == (const("DmaErrSlv"), "DmaErrSlv"), e
+    slave.errors = []
+    await expect(ERR["ErrAddr"], 1, "ErrAddr",
+                 drv.run(assemble(f"LDW 0\nMATMUL {tb.depths['UbDepth'] - 2}, 0, 4, SWAP\nHALT")))
+    # A bus that never answers: the fetch hangs, wait_done must say so (TpuTimeout), not wait for ever.
+    slave.p = 1.0
+    try:
+        await drv.run(assemble("HALT"))
+        raise AssertionError("a run on a dead bus must time out")
+    except TpuTimeout as e:
+        assert "no interrupt within" in str(e), e
+    slave.p = 0.3
+    drv = await tb.driver(ram=SlaveRam(slave))  # reset: the driver forgets the parameters too
+    await drv.load_params(train, gold)
+    await good_step()
+    assert_params_equal(await drv.read_params(train), gold, "masters after the errors")
+
+
 # ---- pytest entry ----------------------------------------------------------------------------------
 
 SOURCES = (*CORE_SOURCES, "tpu_csr", "tpu_dma", "tpu_top")
 
 
 def params(P: int) -> dict[str, int]:
-    return {"P": P, "ImemDepth": 64, "UbDepth": 16 * P, "WmDepth": 16 * P, "AccDepth": 16 * P}
+    """Memories big enough for the MLP tests' networks; ACC small enough that GEMMs split into chunks."""
+    return {"P": P, "ImemDepth": 256, "UbDepth": 64 * P, "WmDepth": 16 * P, "AccDepth": 16 * P}
 
 
 @pytest.mark.parametrize("P", [4, 8])
