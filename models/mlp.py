@@ -542,7 +542,8 @@ def estimate_cycles(words: list[int], P: int) -> int:
     Model (docs/isa.md section 4, docs/training.md): a run of back-to-back LDW/MATMUL costs P cycles for the
     first (cold) weight load, max(M, P) per MATMUL (the next LDW overlaps it; it takes P cycles) and
     2P - 2 to drain the array (the tiles*M + 3P - 2 of the performance model for M >= P); every VEC costs
-    M + VpuLatency, COPY len, LDB 1, each serializing instruction 2 more for issue; SETV, SETBG, LOOP, NOP 1.
+    M + VpuLatency, COPY len (2 len transposed), LDB 1, each serializing instruction 2 more for issue;
+    SETV, SETBG, LOOP, NOP 1.
     The RTL's performance counters are the authority; this is what the step tables in the docs use.
     """
     from models.isa import decode
@@ -564,7 +565,8 @@ def estimate_cycles(words: list[int], P: int) -> int:
         if ins.op == "VEC":
             total += ins.args["m"] + LATENCY + 2
         elif ins.op == "COPY":
-            total += ins.args["len"] + 2
+            # a transposed COPY reads each P x P block whole before writing it (docs/core.md)
+            total += (2 if "T" in ins.flags else 1) * ins.args["len"] + 2
         elif ins.op in ("LDB", "HALT", "SYNC"):
             total += 3
         else:
