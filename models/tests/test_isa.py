@@ -107,3 +107,19 @@ def test_encode_rejects_values_that_do_not_fit():
         encode(Instr("LDW", {"acc": 1}))
     with pytest.raises(ValueError, match="unknown mnemonic"):
         encode(Instr("FOO"))
+
+
+def test_docs_name_every_opcode_and_error_code_with_its_value():
+    """docs/isa.md is written by hand: every Op*/Err* localparam must appear there with its number."""
+    import re
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "isa.md").read_text()
+    for name, code in constants().items():
+        if name.startswith("Op"):
+            pattern = rf"\b{code} `{name}`|`{name}` \({code}\)"
+        elif name.startswith("Err") and name != "ErrW":
+            pattern = rf"\| {code} \| `{name}` \|"
+        else:
+            continue
+        assert re.search(pattern, doc), f"docs/isa.md does not list {name} = {code}"
