@@ -25,7 +25,7 @@ from models.array_model import (
 )
 from models.fixed_point import ACC_W, DATA_W, random_codes
 from tb.common import runner
-from tb.common.tb_base import TbBase, param
+from tb.common.tb_base import TbBase, pack, param, unpack
 from tb.common.tools import rtl_sources
 
 LO, HI = -(1 << (DATA_W - 1)), (1 << (DATA_W - 1)) - 1
@@ -33,18 +33,6 @@ RTL_NAME = {"x": "x_q", "valid": "valid_q", "switch": "switch_q", "transit": "tr
             "shadow": "shadow_q", "active": "active_q", "psum": "psum_q"}  # fmt: skip
 REG_W = {"x": DATA_W, "valid": 1, "switch": 1, "transit": DATA_W, "shadow": DATA_W, "active": DATA_W,
          "psum": ACC_W}  # fmt: skip
-
-
-def pack(values, width: int) -> int:
-    """Element k of a packed array port occupies bits [k*width +: width]."""
-    mask = (1 << width) - 1
-    return sum((int(v) & mask) << (k * width) for k, v in enumerate(values))
-
-
-def unpack_signed(value: int, n: int, width: int) -> np.ndarray:
-    mask, sign = (1 << width) - 1, 1 << (width - 1)
-    fields = [(value >> (k * width)) & mask for k in range(n)]
-    return np.array([f - (1 << width) if f & sign else f for f in fields], dtype=np.int64)
 
 
 class ArrayTb(TbBase):
@@ -75,7 +63,7 @@ class ArrayTb(TbBase):
 
     # ---- monitor ------------------------------------------------------------------------------
     def sample_y(self) -> tuple[int, np.ndarray]:
-        return int(self.dut.y_valid_o.value), unpack_signed(int(self.dut.y_data_o.value), self.p, ACC_W)
+        return int(self.dut.y_valid_o.value), unpack(int(self.dut.y_data_o.value), self.p, ACC_W)
 
     def check_pes(self, n: int, exp: State) -> None:
         for name in PE_REGISTERS:

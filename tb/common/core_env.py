@@ -21,7 +21,7 @@ from cocotb.triggers import FallingEdge, First, RisingEdge, Timer
 from models.fixed_point import ACC_W, DATA_W
 from models.hw import const
 from models.isa_sim import MachineState, run_status
-from tb.common.tb_base import CLOCK_PERIOD_NS, TbBase, param
+from tb.common.tb_base import CLOCK_PERIOD_NS, TbBase, pack, param, unpack
 
 # The core's RTL modules, leaves first (for tb.common.tools.rtl_sources).
 CORE_SOURCES = (
@@ -46,22 +46,6 @@ class RunStatus:
     rows: int
     macs: int
     wstall: int
-
-
-def pack(row: np.ndarray, width: int) -> int:
-    """A row of signed codes -> one memory word (element j at bits [j*width +: width])."""
-    mask = (1 << width) - 1
-    word = 0
-    for j, v in enumerate(np.asarray(row, dtype=np.int64).tolist()):
-        word |= (int(v) & mask) << (j * width)
-    return word
-
-
-def unpack(word: int, n: int, width: int) -> np.ndarray:
-    """One memory word -> n signed codes."""
-    mask, half = (1 << width) - 1, 1 << (width - 1)
-    vals = [(word >> (j * width)) & mask for j in range(n)]
-    return np.array([v - (1 << width) if v >= half else v for v in vals], dtype=np.int64)
 
 
 class CoreEnv(TbBase):

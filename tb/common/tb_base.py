@@ -48,6 +48,19 @@ class TbBase:
         await FallingEdge(self.dut.clk_i)
 
 
+def pack(row, width: int) -> int:
+    """Signed codes -> one packed vector (element j at bits [j*width +: width]): how packed array ports
+    and memory words look from cocotb."""
+    mask = (1 << width) - 1
+    return sum((int(v) & mask) << (j * width) for j, v in enumerate(np.asarray(row, dtype=np.int64).tolist()))
+
+
+def unpack(word: int, n: int, width: int) -> np.ndarray:
+    """One packed vector -> n signed codes."""
+    mask, half = (1 << width) - 1, 1 << (width - 1)
+    return np.array([(((word >> (j * width)) & mask) ^ half) - half for j in range(n)], dtype=np.int64)
+
+
 def param(dut, name: str) -> int:
     """An HDL parameter as an int (both simulators expose parameters as handles)."""
     return int(getattr(dut, name).value)

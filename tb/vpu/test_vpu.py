@@ -21,7 +21,7 @@ from cocotb.triggers import Timer
 from models import vpu as V
 from models.fixed_point import ACC_W, DATA_W, FRAC_W
 from tb.common import runner
-from tb.common.tb_base import CLOCK_PERIOD_NS, TbBase, param
+from tb.common.tb_base import CLOCK_PERIOD_NS, TbBase, pack, param, unpack
 from tb.common.tools import rtl_sources
 
 LO, HI = -(1 << (DATA_W - 1)), (1 << (DATA_W - 1)) - 1
@@ -115,16 +115,6 @@ def directed_ops(rng: np.random.Generator, p: int) -> list[Op]:
 
 
 # ---- Driver, monitor, scoreboard ------------------------------------------------------------------
-
-
-def pack(codes, width: int) -> int:
-    mask = (1 << width) - 1
-    return sum((int(c) & mask) << (j * width) for j, c in enumerate(codes))
-
-
-def unpack(value: int, width: int, n: int) -> list[int]:
-    half, mask = 1 << (width - 1), (1 << width) - 1
-    return [(((value >> (j * width)) & mask) ^ half) - half for j in range(n)]
 
 
 def cycle() -> int:
@@ -229,8 +219,8 @@ class VpuTb(TbBase):
             await self.falling()
             if d.rst_ni.value != 1 or d.out_valid_o.value != 1:
                 continue
-            row = unpack(d.out_data_o.value.to_unsigned(), DATA_W, self.p)
-            sums = unpack(d.bgrad_o.value.to_unsigned(), ACC_W, self.p)
+            row = unpack(d.out_data_o.value.to_unsigned(), self.p, DATA_W).tolist()
+            sums = unpack(d.bgrad_o.value.to_unsigned(), self.p, ACC_W).tolist()
             self.sb.observe(cycle(), row, sums)
 
     async def run(self, ops: list[Op], gap_prob: float = 0.0) -> None:
