@@ -34,6 +34,7 @@ from models.asm import assemble, disassemble_word
 from models.fixed_point import ACC_W, DATA_W, FRAC_W, Fmt, to_float
 from models.isa import ACC_DEPTH, ACT_CODES, IMEM_DEPTH, OPS, UB_DEPTH, WM_DEPTH
 from models.isa_sim import MachineState
+from models.programs import TileStep, tile_stream
 from models.vpu import requant
 
 MASTER_FRAC = 3 * FRAC_W  # Q8.24 master weights and biases (AccW bits)
@@ -373,6 +374,11 @@ class _Emitter:
         self.phases[self._phase] += 1
 
 
+def _emit_tiles(e: _Emitter, steps: list[TileStep]) -> None:
+    for text, note in tile_stream(steps):
+        e(text, note)
+
+
 def _setv(e: _Emitter, act: str, shift: int, slope: int, loss_scale: int = 0, loss_shift: int = 0,
           note: str = "") -> None:
     e(f"SETV act={act}, shift={shift}, slope={slope}, loss_scale={loss_scale}, loss_shift={loss_shift}", note)
@@ -381,16 +387,14 @@ def _setv(e: _Emitter, act: str, shift: int, slope: int, loss_scale: int = 0, lo
 def _forward(e: _Emitter, lay: MlpLayout, li: int, act: str, slope: int) -> None:
     kt, nt, bp = lay.kt(li), lay.nt(li), lay.bp
     e.phase(f"forward {li}")
-    order = [(kb, j) for j in range(nt) for kb in range(kt)]
     src = lay.act_in(li)
-    e(f"LDW {lay.w_addr(li, *order[0])}", f"L{li} tile (k0, n0)")
-    for t, (kb, j) in enumerate(order):
-        flags = (", ACC" if kb else "") + ", SWAP"
-        e(f"MATMUL {src + kb * bp}, {lay.z_acc + j * bp}, {bp}{flags}",
-          f"Z{li}[n{j}] {'+=' if kb else '='} H{li - 1}[k{kb}] . W{li}[k{kb},n{j}]")
-        if t + 1 < len(order):
-            nkb, nj = order[t + 1]
-            e(f"LDW {lay.w_addr(li, nkb, nj)}", f"next tile (k{nkb}, n{nj}), overlaps")
+    _emit_tiles(e, [
+        TileStep(f"{lay.w_addr(li, kb, j)}",
+                 f"MATMUL {src + kb * bp}, {lay.z_acc + j * bp}, {bp}" + (", ACC" if kb else ""),
+                 f"L{li} tile (k{kb}, n{j})",
+                 f"Z{li}[n{j}] {'+=' if kb else '='} H{li - 1}[k{kb}] . W{li}[k{kb},n{j}]")
+        for j in range(nt) for kb in range(kt)
+    ])
     _setv(e, act, FRAC_W, slope, note=f"layer {li}: requant Q16.16 -> Q8.8, {act}")
     for j in range(nt):
         e(f"LDB {lay.wq_addr(li, j) + lay.kp(li)}", f"bq{li}[n{j}] (refreshed from the master)")
@@ -414,15 +418,14 @@ def _backward(e: _Emitter, lay: MlpLayout, li: int, act_prev: str, slope: int) -
     """dZ'_{l-1} = act'(H_{l-1}) * requant(dZ'_l . Wq_l^T, FracW)."""
     e.phase(f"backward {li}->{li - 1}")
     kt, nt, bp = lay.kt(li), lay.nt(li), lay.bp
-    order = [(nb, kc) for kc in range(kt) for nb in range(nt)]
-    e(f"LDW {lay.w_addr(li, order[0][1], order[0][0])}, T", f"W{li}^T tile (n0, k0)")
-    for t, (nb, kc) in enumerate(order):
-        flags = (", ACC" if nb else "") + ", SWAP"
-        e(f"MATMUL {lay.dz_ub[li - 1] + nb * bp}, {lay.z_acc + kc * bp}, {bp}{flags}",
-          f"dH'{li - 1}[k{kc}] {'+=' if nb else '='} dZ'{li}[n{nb}] . W{li}[k{kc},n{nb}]^T")
-        if t + 1 < len(order):
-            nnb, nkc = order[t + 1]
-            e(f"LDW {lay.w_addr(li, nkc, nnb)}, T", f"next W{li}^T tile (n{nnb}, k{nkc}), overlaps")
+    _emit_tiles(e, [
+        TileStep(f"{lay.w_addr(li, kc, nb)}, T",
+                 f"MATMUL {lay.dz_ub[li - 1] + nb * bp}, {lay.z_acc + kc * bp}, {bp}"
+                 + (", ACC" if nb else ""),
+                 f"W{li}^T tile (n{nb}, k{kc})",
+                 f"dH'{li - 1}[k{kc}] {'+=' if nb else '='} dZ'{li}[n{nb}] . W{li}[k{kc},n{nb}]^T")
+        for kc in range(kt) for nb in range(nt)
+    ])
     _setv(e, act_prev, BACK_SHIFT, slope, note=f"2^-24 -> 2^-16 gradient, {act_prev}' from cached H{li - 1}")
     e(f"VEC ACC, {lay.z_acc}, {lay.dz_ub[li - 2]}, {kt * bp}, DERIV, aux={lay.h_ub[li - 2]}",
       f"dZ'{li - 1} = act'(H{li - 1}) * dH'{li - 1}")
@@ -439,14 +442,13 @@ def _update(e: _Emitter, lay: MlpLayout, li: int) -> None:
         for kb in range(kt):
             e(f"COPY UB, {src + kb * bp + bb * P}, UB, {lay.ht_addr(li, bb) + kb * P}, {P}, T",
               f"H{li - 1}^T[k{kb}, b{bb}]")
-    order = [(j, bb) for j in range(nt) for bb in range(bt)]
-    e(f"LDW {lay.dzw_wm + order[0][0] * bp + order[0][1] * P}", "dZ' tile (n0, b0)")
-    for t, (j, bb) in enumerate(order):
-        e(f"MATMUL {lay.ht_addr(li, bb)}, {lay.master_addr(li, j)}, {kp + 1}, ACC, SWAP",
-          f"[W{li};b{li}][n{j}] += [H{li - 1};1]^T[b{bb}] . dZ'{li}[b{bb},n{j}]")
-        if t + 1 < len(order):
-            nj, nbb = order[t + 1]
-            e(f"LDW {lay.dzw_wm + nj * bp + nbb * P}", f"next dZ' tile (n{nj}, b{nbb}), overlaps")
+    _emit_tiles(e, [
+        TileStep(f"{lay.dzw_wm + j * bp + bb * P}",
+                 f"MATMUL {lay.ht_addr(li, bb)}, {lay.master_addr(li, j)}, {kp + 1}, ACC",
+                 f"dZ' tile (n{j}, b{bb})",
+                 f"[W{li};b{li}][n{j}] += [H{li - 1};1]^T[b{bb}] . dZ'{li}[b{bb},n{j}]")
+        for j in range(nt) for bb in range(bt)
+    ])
 
 
 def _refresh(e: _Emitter, lay: MlpLayout, L: int) -> None:

@@ -86,18 +86,40 @@ def _layout(M: int, K: int, N: int, P: int, layout: GemmLayout | None) -> GemmLa
     return layout
 
 
+@dataclass(frozen=True)
+class TileStep:
+    """One weight tile of a double-buffered stream and the MATMUL that uses it."""
+
+    ldw: str  # LDW operands, e.g. "12" or "12, T"
+    matmul: str  # the MATMUL without SWAP, e.g. "MATMUL 0, 16, 8, ACC"
+    name: str  # the tile in comments, e.g. "tile (k0, n1)"
+    note: str  # the MATMUL's comment
+
+
+def tile_stream(steps: list[TileStep]) -> list[tuple[str, str]]:
+    """(instruction, comment) pairs that double-buffer the weights: the first LDW, then every MATMUL with
+    SWAP followed by the LDW of the next tile, which shifts in while that MATMUL streams (docs/isa.md §4)."""
+    out = [(f"LDW {steps[0].ldw}", steps[0].name)]
+    for t, step in enumerate(steps):
+        out.append((f"{step.matmul}, SWAP", step.note))
+        if t + 1 < len(steps):
+            out.append((f"LDW {steps[t + 1].ldw}", f"next {steps[t + 1].name}, overlaps"))
+    return out
+
+
 def gemm_body(lay: GemmLayout) -> list[str]:
     """The GEMM instructions (no HALT): each LDW is issued right after the MATMUL it overlaps."""
-    order = [(i, j) for j in range(lay.nt) for i in range(lay.kt)]
-    lines = [f"LDW {lay.w_addr(*order[0])}   ; tile (k0, n0)"]
-    for t, (i, j) in enumerate(order):
-        flags = (", ACC" if i else "") + ", SWAP"
-        note = f"Y[n{j}] {'+=' if i else '='} X[k{i}] . W[k{i},n{j}]"
-        lines.append(f"MATMUL {lay.x_addr(i)}, {lay.y_addr(j)}, {lay.M}{flags}   ; {note}")
-        if t + 1 < len(order):
-            ni, nj = order[t + 1]
-            lines.append(f"LDW {lay.w_addr(ni, nj)}   ; next tile (k{ni}, n{nj}), overlaps")
-    return lines
+    steps = [
+        TileStep(
+            ldw=f"{lay.w_addr(i, j)}",
+            matmul=f"MATMUL {lay.x_addr(i)}, {lay.y_addr(j)}, {lay.M}" + (", ACC" if i else ""),
+            name=f"tile (k{i}, n{j})",
+            note=f"Y[n{j}] {'+=' if i else '='} X[k{i}] . W[k{i},n{j}]",
+        )
+        for j in range(lay.nt)
+        for i in range(lay.kt)
+    ]
+    return [f"{ins}   ; {note}" for ins, note in tile_stream(steps)]
 
 
 def gemm_program(M: int, K: int, N: int, P: int, layout: GemmLayout | None = None) -> tuple[str, GemmLayout]:
