@@ -33,6 +33,20 @@ def quiet(dut, prefix: str) -> None:
     logging.getLogger(f"cocotb.{dut._name}.{prefix}").setLevel(logging.WARNING)
 
 
+def set_pauses(model, rng: np.random.Generator | None, p: float) -> None:
+    """Random pauses with probability p on the five channels (aw, w, b, ar, r) of an AxiLiteMaster or an
+    AxiRam; no rng or p = 0 removes them for good."""
+    for ch in (model.write_if.aw_channel, model.write_if.w_channel, model.write_if.b_channel,
+               model.read_if.ar_channel, model.read_if.r_channel):
+        if rng is not None and p:
+            ch.set_pause_generator(pauses(rng, p))
+        else:
+            # cocotbext-axi stops the generator but keeps its last value: a channel that happened to be
+            # paused would stay paused for ever (the traffic on it then hangs).
+            ch.clear_pause_generator()
+            ch.pause = False
+
+
 def axil_master(dut, rng: np.random.Generator | None = None, p: float = 0.3,
                 prefix: str = "s_axil") -> AxiLiteMaster:
     """An AXI4-Lite master on `prefix`; with `rng`, random pauses on all five channels."""
@@ -40,9 +54,7 @@ def axil_master(dut, rng: np.random.Generator | None = None, p: float = 0.3,
     master = AxiLiteMaster(AxiLiteBus.from_prefix(dut, prefix), dut.clk_i, dut.rst_ni,
                            reset_active_level=False)
     if rng is not None:
-        for ch in (master.write_if.aw_channel, master.write_if.w_channel, master.write_if.b_channel,
-                   master.read_if.ar_channel, master.read_if.r_channel):
-            ch.set_pause_generator(pauses(rng, p))
+        set_pauses(master, rng, p)
     return master
 
 
@@ -53,9 +65,7 @@ def axi_ram(dut, size: int, rng: np.random.Generator | None = None, p: float = 0
     ram = AxiRam(AxiBus.from_prefix(dut, prefix), dut.clk_i, dut.rst_ni, reset_active_level=False,
                  size=size)
     if rng is not None:
-        for ch in (ram.write_if.aw_channel, ram.write_if.w_channel, ram.write_if.b_channel,
-                   ram.read_if.ar_channel, ram.read_if.r_channel):
-            ch.set_pause_generator(pauses(rng, p))
+        set_pauses(ram, rng, p)
     return ram
 
 

@@ -42,7 +42,7 @@ from models.isa import ERROR_NAMES, IllegalInstruction, decode
 from models.isa_sim import MachineState, pack_rows, unpack_rows
 from models.mlp import CompiledMlp, MlpLayout, Params
 from models.programs import GemmLayout
-from tb.common.axi import CsrClient, axi_ram, axil_master, pauses
+from tb.common.axi import CsrClient, axi_ram, axil_master, set_pauses
 from tb.common.tb_base import CLOCK_PERIOD_NS
 
 CSR_TIMEOUT_CYCLES = 2_000  # one AXI4-Lite access, back-pressure included
@@ -186,19 +186,9 @@ class TpuDriver:
 
     def set_pause(self, rng: np.random.Generator, p: float) -> None:
         """Random pauses with probability p on all ten AXI channels (p = 0: none)."""
-        chans = [self.axil.write_if.aw_channel, self.axil.write_if.w_channel, self.axil.write_if.b_channel,
-                 self.axil.read_if.ar_channel, self.axil.read_if.r_channel]
-        if hasattr(self.ram, "write_if"):
-            chans += [self.ram.write_if.aw_channel, self.ram.write_if.w_channel, self.ram.write_if.b_channel,
-                      self.ram.read_if.ar_channel, self.ram.read_if.r_channel]
-        for ch in chans:
-            if p:
-                ch.set_pause_generator(pauses(rng, p))
-            else:
-                # cocotbext-axi stops the generator but keeps its last value: a channel that happened
-                # to be paused would stay paused for ever (the CSR or DMA traffic then hangs).
-                ch.clear_pause_generator()
-                ch.pause = False
+        set_pauses(self.axil, rng, p)
+        if hasattr(self.ram, "write_if"):  # an AxiRam (the error-injecting slave has no pauses)
+            set_pauses(self.ram, rng, p)
 
     # ---- configuration and host memory ----------------------------------------------------------
     async def init(self) -> None:

@@ -17,7 +17,7 @@ from cocotb.triggers import ClockCycles, Event, FallingEdge, ReadOnly
 from models import csr
 from models.hw import const
 from tb.common import runner
-from tb.common.axi import CsrClient, axil_master
+from tb.common.axi import CsrClient, axil_master, set_pauses
 from tb.common.tb_base import TbBase, param
 from tb.common.tools import rtl_sources
 
@@ -280,10 +280,7 @@ async def counters(dut) -> None:
     # Carry into HI: MACS += 0xFFFF per cycle for more than 2^16 cycles (no Python per cycle).
     await FallingEdge(dut.clk_i)
     tb.awake.clear()
-    for ch in (tb.axil.write_if.aw_channel, tb.axil.write_if.w_channel, tb.axil.write_if.b_channel,
-               tb.axil.read_if.ar_channel, tb.axil.read_if.r_channel):
-        ch.clear_pause_generator()  # its coroutine wakes every cycle
-        ch.pause = False
+    set_pauses(tb.axil, None, 0)  # a pause generator's coroutine wakes every cycle
     dut.perf_macs_i.value = 0xFFFF
     await ClockCycles(dut.clk_i, (1 << 16) + int(tb.rng.integers(8, 64)))
     tb.awake.set()
