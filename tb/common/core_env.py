@@ -129,13 +129,18 @@ class CoreEnv(TbBase):
         await self.write_mem(MEM_WM, 0, [pack(r, DATA_W) for r in st.wm])
         await self.write_mem(MEM_ACC, 0, [pack(r, ACC_W) for r in st.acc])
 
-    async def read_state(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """UB, WMEM and ACC read back through the host port, as [depth, P] signed codes."""
+    async def read_state(self, n_ub: int | None = None, n_wm: int | None = None,
+                         n_acc: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """UB, WMEM and ACC read back through the host port, as [n, P] signed codes: the first n words of
+        each memory (default: all of it)."""
         P = self.P
-        ub = np.array([unpack(w, P, DATA_W) for w in await self.read_mem(MEM_UB, 0, self.ub_depth)])
-        wm = np.array([unpack(w, P, DATA_W) for w in await self.read_mem(MEM_WM, 0, self.wm_depth)])
-        acc = np.array([unpack(w, P, ACC_W) for w in await self.read_mem(MEM_ACC, 0, self.acc_depth)])
-        return ub, wm, acc
+
+        async def read(mem: int, n: int, width: int) -> np.ndarray:
+            return np.array([unpack(w, P, width) for w in await self.read_mem(mem, 0, n)]).reshape(-1, P)
+
+        return (await read(MEM_UB, self.ub_depth if n_ub is None else n_ub, DATA_W),
+                await read(MEM_WM, self.wm_depth if n_wm is None else n_wm, DATA_W),
+                await read(MEM_ACC, self.acc_depth if n_acc is None else n_acc, ACC_W))
 
     # ---- running --------------------------------------------------------------------------------
     async def start(self, pc: int = 0) -> None:
@@ -191,11 +196,16 @@ class CoreEnv(TbBase):
         assert (status.error, status.pc) == (code, pc), (
             f"{tag}status (error {status.error}, pc {status.pc}) != ISA sim (error {code}, pc {pc})"
         )
-        ub, wm, acc = await self.read_state()
-        mems = (("UB", ub, expected.ub), ("WMEM", wm, expected.wm), ("ACC", acc, expected.acc))
-        for name, got, exp in mems:
-            bad = np.argwhere(np.any(got != exp, axis=1)).ravel()
-            assert bad.size == 0, (
-                f"{tag}{name} differs from the ISA sim at {bad.size} words, first {int(bad[0])}: "
-                f"got {got[bad[0]].tolist()} expected {exp[bad[0]].tolist()}"
-            )
+        compare_memories(expected, *await self.read_state(), tag)
+
+
+def compare_memories(expected: MachineState, ub: np.ndarray, wm: np.ndarray, acc: np.ndarray,
+                     tag: str) -> None:
+    """The words read back (a prefix of each memory, or all of it) equal the ISA simulator's."""
+    mems = (("UB", ub, expected.ub), ("WMEM", wm, expected.wm), ("ACC", acc, expected.acc))
+    for name, got, exp in mems:
+        bad = np.flatnonzero(np.any(got != exp[:got.shape[0]], axis=1))
+        assert bad.size == 0, (
+            f"{tag}{name} differs from the ISA sim at {bad.size} words, first {int(bad[0])}: "
+            f"got {got[bad[0]].tolist()} expected {exp[bad[0]].tolist()}"
+        )

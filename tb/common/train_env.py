@@ -28,7 +28,17 @@ from models.isa import decode
 from models.isa_sim import MachineState, run_status
 from models.mlp import CompiledMlp, Params
 from models.train_ref import StepOutputs
-from tb.common.core_env import ERR_NONE, MEM_ACC, MEM_IMEM, MEM_UB, MEM_WM, CoreEnv, RunStatus, pack, unpack
+from tb.common.core_env import (
+    ERR_NONE,
+    MEM_ACC,
+    MEM_IMEM,
+    MEM_UB,
+    MEM_WM,
+    CoreEnv,
+    RunStatus,
+    compare_memories,
+    pack,
+)
 
 
 @dataclass
@@ -151,10 +161,10 @@ class TrainEnv(CoreEnv):
         self._held = None  # unknown until it is verified below
         if used is None:
             ub, wm, acc = await self.read_state()
-            self._compare(expected, ub, wm, acc, tag)
+            compare_memories(expected, ub, wm, acc, tag)
         else:
-            parts = await self._read_prefix(*used)
-            self._compare(expected, *parts, tag)
+            parts = await self.read_state(*used)
+            compare_memories(expected, *parts, tag)
             ub, wm, acc = expected.ub.copy(), expected.wm.copy(), expected.acc.copy()
             ub[:used[0]], wm[:used[1]], acc[:used[2]] = parts
             self._core["unverified"] = True
@@ -166,31 +176,13 @@ class TrainEnv(CoreEnv):
         self._held = rtl.copy()
         return StepRun(status, rtl, expected)
 
-    async def _read_prefix(self, n_ub: int, n_wm: int, n_acc: int) -> tuple[np.ndarray, ...]:
-        """The first words of UB, WMEM and ACC through the host port, as [n, P] signed codes."""
-        P = self.P
-        ub = np.array([unpack(w, P, DATA_W) for w in await self.read_mem(MEM_UB, 0, n_ub)]).reshape(-1, P)
-        wm = np.array([unpack(w, P, DATA_W) for w in await self.read_mem(MEM_WM, 0, n_wm)]).reshape(-1, P)
-        acc = np.array([unpack(w, P, ACC_W) for w in await self.read_mem(MEM_ACC, 0, n_acc)]).reshape(-1, P)
-        return ub, wm, acc
-
-    @staticmethod
-    def _compare(expected: MachineState, ub: np.ndarray, wm: np.ndarray, acc: np.ndarray, tag: str) -> None:
-        """The words read back (a prefix of each memory, or all of it) equal the ISA simulator's."""
-        mems = (("UB", ub, expected.ub), ("WMEM", wm, expected.wm), ("ACC", acc, expected.acc))
-        for name, got, exp in mems:
-            bad = np.flatnonzero(np.any(got != exp[:got.shape[0]], axis=1))
-            assert bad.size == 0, (
-                f"{tag}{name} differs from the ISA sim at {bad.size} words, first {int(bad[0])}: "
-                f"got {got[bad[0]].tolist()} expected {exp[bad[0]].tolist()}")
-
     async def verify_all(self, what: str = "final") -> None:
         """Read back every word (after partial read-backs) and compare it with the ISA simulator's state."""
         if not self._core["unverified"] or self._held is None:
             return
         held, self._held = self._held, None
         ub, wm, acc = await self.read_state()
-        self._compare(held, ub, wm, acc, f"{what}: ")
+        compare_memories(held, ub, wm, acc, f"{what}: ")
         self._held = held
         self._core["unverified"] = False
 
