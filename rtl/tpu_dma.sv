@@ -489,7 +489,9 @@ module tpu_dma
   // Immediate assertions in a clocked block (not `disable iff (!rst_ni)`), which keeps rst_ni a
   // purely asynchronous reset for Verilator.
   always_ff @(posedge clk_i or negedge rst_ni) begin
-    if (rst_ni) begin
+    if (!rst_ni) begin
+      // nothing to check in reset
+    end else begin
       No4kCrossing: assert (!axv_q
           || ({1'b0, ax_addr_q[11:0]} + ((13'(ax_len_q) + 13'd1) << BusLog2)) <= 13'h1000)
         else $error("burst at %h, %0d beats, crosses a 4 KiB boundary", ax_addr_q, ax_len_q + 1);

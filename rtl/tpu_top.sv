@@ -114,6 +114,9 @@ module tpu_top #(
   logic        busy;
   logic        ev_row, ev_wstall, dma_stall;
   logic [15:0] dma_bytes;
+  // Declared here because the CSR block reads them (the PC of the last run, while it runs).
+  logic [1:0]        state_q;
+  logic [ImemAw-1:0] core_pc;
 
   tpu_csr #(
     .P(P), .CfgDataW(DataW), .CfgFracW(FracW), .CfgAccW(AccW), .CfgImemDepth(ImemDepth),
@@ -154,7 +157,6 @@ module tpu_top #(
   // ---- Core ---------------------------------------------------------------------------------------
   logic                    core_start_q, core_busy, core_done;
   logic [ErrW-1:0]         core_err;
-  logic [ImemAw-1:0]       core_pc;
   logic                    hreq_valid, hreq_ready, hreq_we, hrsp_valid, hrsp_err;
   logic [HostMemW-1:0]     hreq_mem;
   logic [HostAddrW-1:0]    hreq_addr;
@@ -165,7 +167,6 @@ module tpu_top #(
   logic [InstrBW-1:0]      c_dma_len;
   logic [63:0]             c_dma_host;
   logic [7:0]              fe_err;
-  logic [1:0]              state_q;
   // The core's own 64-bit counters are for tb/core; the CSR block keeps the host-visible ones.
   /* verilator lint_off UNUSEDSIGNAL */
   logic [PerfCntW-1:0]     pc_cycles, pc_rows, pc_macs, pc_wstall;
