@@ -1,0 +1,81 @@
+"""Example ONNX MLPs from real exporters, for the tests and `scripts/systole.py example` (docs/onnx.md).
+
+* `sklearn_digits(hidden, seed)`: an sklearn MLPClassifier (ReLU hidden layer) trained on the bundled 8x8
+  digits (models.datasets, pixels / 16), converted by skl2onnx with its default classifier tail
+  (Softmax, ArgMax, label lookup, ZipMap): MatMul + Add + Relu, MatMul + Add.
+* `helper_mlp(rng, ...)`: a graph written with onnx.helper the way other exporters write it: Flatten of a
+  [n, 2, k] input, Gemm with transB = 1, alpha and beta, LeakyRelu, MatMul + Add with the bias first,
+  Relu, Gemm, Softmax and ArgMax (keepdims = 0).
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from models.datasets import Dataset, digits
+from models.fixed_point import to_float
+from models.onnx_io import IR_VERSION, OPSET
+
+
+def digits_float(seed: int = 0) -> tuple[Dataset, np.ndarray, np.ndarray]:
+    """The digits split and its train / held-out inputs as float32 (pixels / 16, exact in Q8.8)."""
+    ds = digits(seed)
+    return ds, to_float(ds.x_train).astype(np.float32), to_float(ds.x_test).astype(np.float32)
+
+
+def sklearn_digits(hidden: int = 32, seed: int = 0, max_iter: int = 150):
+    """(skl2onnx ModelProto, fitted MLPClassifier, Dataset) of a 64-hidden-10 ReLU classifier."""
+    from skl2onnx import to_onnx
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.neural_network import MLPClassifier
+
+    ds, x_train, _ = digits_float()
+    clf = MLPClassifier(hidden_layer_sizes=(hidden,), max_iter=max_iter, random_state=seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.fit(x_train, ds.labels_train)
+    return to_onnx(clf, x_train[:1], target_opset={"": 21, "ai.onnx.ml": 1}), clf, ds
+
+
+def helper_mlp(rng: np.random.Generator, k: int = 6, hidden: tuple[int, int] = (7, 5), classes: int = 3,
+               alpha: float = 0.25, extra: list | None = None):
+    """A 2k-h1-h2-classes MLP written with onnx.helper (weights uniform in +-1, Gemm alpha 0.5, beta 2).
+
+    `extra` (a list of onnx.NodeProto) is inserted after the first layer's LeakyRelu, reading "h1" and
+    writing "h1x", to build deliberately unsupported graphs.
+    """
+    import onnx
+    from onnx import TensorProto as TP
+    from onnx import helper as oh
+    from onnx import numpy_helper as nh
+
+    n_in, (h1, h2) = 2 * k, hidden
+
+    def u(*shape: int) -> np.ndarray:
+        return rng.uniform(-1, 1, shape).astype(np.float32)
+
+    shapes = {"W1t": (h1, n_in), "b1": (h1,), "W2": (h1, h2), "b2": (1, h2), "W3": (h2, classes),
+              "b3": (classes,)}
+    inits = [nh.from_array(u(*shape), name) for name, shape in shapes.items()]
+    h1_out = "h1x" if extra else "h1"
+    nodes = [
+        oh.make_node("Flatten", ["x"], ["xf"], name="flatten", axis=1),
+        oh.make_node("Gemm", ["xf", "W1t", "b1"], ["z1"], name="fc1", transB=1, alpha=0.5, beta=2.0),
+        oh.make_node("LeakyRelu", ["z1"], ["h1"], name="leaky1", alpha=alpha),
+        *(extra or []),
+        oh.make_node("MatMul", [h1_out, "W2"], ["m2"], name="fc2"),
+        oh.make_node("Add", ["b2", "m2"], ["z2"], name="fc2_bias"),
+        oh.make_node("Relu", ["z2"], ["h2"], name="relu2"),
+        oh.make_node("Gemm", ["h2", "W3", "b3"], ["logits"], name="fc3"),
+        oh.make_node("Softmax", ["logits"], ["probs"], name="softmax", axis=-1),
+        oh.make_node("ArgMax", ["probs"], ["label"], name="argmax", axis=1, keepdims=0),
+    ]
+    graph = oh.make_graph(nodes, "helper_mlp", [oh.make_tensor_value_info("x", TP.FLOAT, ["n", 2, k])],
+                          [oh.make_tensor_value_info("probs", TP.FLOAT, ["n", classes]),
+                           oh.make_tensor_value_info("label", TP.INT64, ["n"])], inits)
+    model = oh.make_model(graph, opset_imports=[oh.make_opsetid("", OPSET)], producer_name="onnx.helper")
+    model.ir_version = IR_VERSION
+    onnx.checker.check_model(model)
+    return model
