@@ -3,6 +3,8 @@
 * `sklearn_digits(hidden, seed)`: an sklearn MLPClassifier (ReLU hidden layer) trained on the bundled 8x8
   digits (models.datasets, pixels / 16), converted by skl2onnx with its default classifier tail
   (Softmax, ArgMax, label lookup, ZipMap): MatMul + Add + Relu, MatMul + Add.
+* `export_demo_digits(...)`: make demo's exporter (the masters trained on chip -> digits.onnx, checked with
+  onnxruntime on the held-out set).
 * `helper_mlp(rng, ...)`: a graph written with onnx.helper the way other exporters write it: Flatten of a
   [n, 2, k] input, Gemm with transB = 1, alpha and beta, LeakyRelu, MatMul + Add with the bias first,
   Relu, Gemm, Softmax and ArgMax (keepdims = 0).
@@ -11,6 +13,7 @@
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 
 import numpy as np
 
@@ -79,3 +82,35 @@ def helper_mlp(rng: np.random.Generator, k: int = 6, hidden: tuple[int, int] = (
     model.ir_version = IR_VERSION
     onnx.checker.check_model(model)
     return model
+
+
+def export_demo_digits(masters: Path, out: Path, predictions: list[int],
+                       acts: tuple[str, ...] = ("leaky", "identity"), test_limit: int = 0) -> dict:
+    """make demo's exporter: the digits masters trained on chip -> out/digits.onnx, then onnxruntime on the
+    held-out set against the chip (its predictions from the demo log) and the documented bound.
+
+    Raises ValueError when the exported weights do not give the chip's predictions (e.g. a stale file).
+    """
+    import onnx
+
+    from models.mlp import DEFAULT_SLOPE
+    from models.onnx_io import agreement, export_mlp, import_onnx, run_onnxruntime
+
+    d = np.load(masters)
+    params = [(d[f"W{i}"], d[f"b{i}"]) for i in range(len(acts))]
+    model = export_mlp(params, acts, DEFAULT_SLOPE, doc="digits MLP trained on the Systole chip (make demo)")
+    path = out / "digits.onnx"
+    onnx.save(model, str(path))
+    ds = digits(0)
+    x, labels = ds.x_test, ds.labels_test
+    if test_limit:
+        x, labels = x[:test_limit], labels[:test_limit]
+    net = import_onnx(path)
+    xf = to_float(x).astype(np.float32)
+    chip = net.golden(x)  # what the chip computed (the demo checked its held-out outputs bit for bit)
+    if not np.array_equal(chip.argmax(axis=1), np.asarray(predictions)):
+        raise ValueError(f"{masters}: these weights do not give the chip's held-out predictions")
+    r = agreement(net, xf, chip, run_onnxruntime(model, xf, [net.logits]), labels)
+    keys = ("samples", "accuracy_chip", "accuracy_onnxruntime", "prediction_agreement", "max_abs_error",
+            "max_bound", "exceeding_bound", "saturated_samples")
+    return {"file": str(path), **{k: r[k] for k in keys}}

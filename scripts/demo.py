@@ -293,6 +293,20 @@ def perf_text(perf: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def export_onnx(cfg: DemoConfig, log: dict) -> tuple[Path, Path]:
+    """The trained digits network as out/digits.onnx, checked with onnxruntime (docs/onnx.md); onnx.json."""
+    from models.onnx_examples import export_demo_digits
+
+    info = export_demo_digits(cfg.out / "digits_masters.npz", cfg.out, log["digits"]["test_predictions"],
+                              test_limit=cfg.test_limit)
+    path = cfg.out / "onnx.json"
+    path.write_text(json.dumps(info, indent=1) + "\n")
+    if info["exceeding_bound"] or info["saturated_samples"] or \
+            abs(info["accuracy_onnxruntime"] - info["accuracy_chip"]) > 0.01 + 1e-9:  # 1 point
+        raise DemoFailed(f"onnxruntime on {info['file']} disagrees with the chip beyond the bound: {info}")
+    return Path(info["file"]), path
+
+
 def write_outputs(cfg: DemoConfig, log: dict) -> dict[str, Path]:
     """Plots, digit samples and the performance summary from the log; returns what was written."""
     files: dict[str, Path] = {"log": cfg.out / LOG_NAME}
@@ -303,6 +317,7 @@ def write_outputs(cfg: DemoConfig, log: dict) -> dict[str, Path]:
 
         x_test = to_float(digits(0).x_test)
         files["digits_plot"] = digits_grid(log, x_test, cfg.out / "digits.png")
+        files["onnx"], files["onnx_json"] = export_onnx(cfg, log)
     perf = perf_summary(log)
     files["perf_json"] = cfg.out / "perf.json"
     files["perf_json"].write_text(json.dumps(perf, indent=2) + "\n")
@@ -327,6 +342,11 @@ def summary(cfg: DemoConfig, log: dict, files: dict[str, Path], wall: float) -> 
                      f"{100 * d['test_accuracy_golden']:.1f}% (identical), float32 "
                      f"{100 * d['test_accuracy_float32']:.1f}%")
         lines.append(f"                 final weights chip == golden bit for bit ({d['weights_hash_chip']})")
+        if "onnx_json" in files:
+            o = json.loads(files["onnx_json"].read_text())
+            lines.append(f"                 exported to {_rel(files['onnx'])}: onnxruntime held-out accuracy "
+                         f"{100 * o['accuracy_onnxruntime']:.1f}% (chip {100 * o['accuracy_chip']:.1f}%), "
+                         f"max |error| {o['max_abs_error']:.4f} <= bound {o['max_bound']:.4f}")
     lines.append(perf_text(perf_summary(log)).rstrip())
     lines.append(f"outputs in {_rel(cfg.out)}/: " + ", ".join(p.name for p in files.values()))
     if "fst" in files:

@@ -95,6 +95,14 @@ def weights_hash(params: Params) -> str:
     return h.hexdigest()[:16]
 
 
+MASTERS_NAME = "digits_masters.npz"
+
+
+def save_masters(path: Path, params: Params) -> None:
+    """The trained Q8.24 masters as W0, b0, W1, b1, ... (models.onnx_examples.export_demo_digits)."""
+    np.savez(path, **{f"{n}{i}": a for i, (w, b) in enumerate(params) for n, a in (("W", w), ("b", b))})
+
+
 def mse(out: np.ndarray, y: np.ndarray) -> float:
     """The golden model's loss: (1/B) sum (H_L - Y)^2 over real numbers."""
     return float(((to_float(out) - to_float(y)) ** 2).sum() / len(out))
@@ -313,6 +321,7 @@ async def run_digits(chip: Chip, cfg: dict, log: Log) -> None:
         "counters_train": train_counts, "counters_infer": infer_counts, "wall_s": time.time() - t0,
     }
     log.save()
+    save_masters(log.path.with_name(MASTERS_NAME), final)  # scripts/demo.py exports them to ONNX
 
 
 def _setup(dut) -> tuple[dict, Log]:

@@ -88,6 +88,12 @@ def test_demo(sim: str, transport: str, tmp_path) -> None:
     hits = np.mean(np.array(d["test_predictions"]) == np.array(d["test_labels"]))
     assert hits == pytest.approx(d["test_accuracy_chip"])
 
+    # The trained network exported to ONNX, run by onnxruntime (docs/onnx.md).
+    o = json.loads(files["onnx_json"].read_text())
+    assert files["onnx"].name == "digits.onnx" and files["onnx"].stat().st_size > 1000
+    assert o["accuracy_chip"] == d["test_accuracy_chip"] and o["samples"] == short["test_limit"]
+    assert abs(o["accuracy_onnxruntime"] - o["accuracy_chip"]) <= 0.01 + 1e-9 and o["exceeding_bound"] == 0
+
     # Output files.
     for key in ("training_plot", "digits_plot"):
         data = files[key].read_bytes()
