@@ -2,7 +2,8 @@
 # Debian packages) so that a fresh clone needs nothing but `make test` or `make demo`.
 #
 # Knobs: SIM=icarus|verilator (default: both), TEST=<pytest -k expression>, SEED=<int>, WAVES=1,
-#        TESTCASE=<cocotb test name>, JOBS=<pytest-xdist workers>, DEMO_ARGS="--epochs 2 ...".
+#        TESTCASE=<cocotb test name>, JOBS=<pytest-xdist workers>, DEMO_ARGS="--epochs 2 ...",
+#        MODEL=<.onnx> INPUT=<.npy> LABELS=<.npy> RUN_ARGS="--array-size 4 ..." (make run).
 
 SHELL        := /bin/bash
 .SHELLFLAGS  := -eo pipefail -c
@@ -21,7 +22,7 @@ export SIM SEED WAVES TESTCASE
 
 PYTEST_K := $(if $(TEST),-k "$(TEST)",)
 
-.PHONY: help bootstrap sysdeps venv demo lint test test-models sim waves bench clean distclean
+.PHONY: help bootstrap sysdeps venv demo lint test test-models sim waves bench run clean distclean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -73,6 +74,20 @@ waves: bootstrap ## Run one test with FST tracing and open it in GTKWave: make w
 
 bench: bootstrap ## Benchmarks: print a table and write out/bench.json
 	@$(PY) scripts/bench.py
+
+# make run: an ONNX MLP on the simulated chip (docs/onnx.md); without MODEL, an skl2onnx digits MLP.
+MODEL    ?=
+INPUT    ?=
+LABELS   ?=
+RUN_ARGS ?=
+RUN_SIM  := $(if $(filter both,$(SIM)),verilator,$(SIM))
+EXAMPLE  := out/onnx
+
+run: bootstrap ## Run an ONNX MLP on chip vs onnxruntime: make run MODEL=m.onnx INPUT=x.npy [LABELS=y.npy]
+	@$(if $(MODEL),,$(PY) scripts/systole.py example --out $(EXAMPLE))
+	@$(PY) scripts/systole.py run $(or $(MODEL),$(EXAMPLE)/digits_mlp.onnx) \
+	  --input $(or $(INPUT),$(EXAMPLE)/digits_x.npy) --sim $(RUN_SIM) \
+	  $(if $(MODEL),$(if $(LABELS),--labels $(LABELS)),--labels $(EXAMPLE)/digits_labels.npy) $(RUN_ARGS)
 
 clean: ## Remove simulation builds and outputs
 	rm -rf sim_build out .pytest_cache .ruff_cache
