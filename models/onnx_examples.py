@@ -112,5 +112,5 @@ def export_demo_digits(masters: Path, out: Path, predictions: list[int],
         raise ValueError(f"{masters}: these weights do not give the chip's held-out predictions")
     r = agreement(net, xf, chip, run_onnxruntime(model, xf, [net.logits]), labels)
     keys = ("samples", "accuracy_chip", "accuracy_onnxruntime", "prediction_agreement", "max_abs_error",
-            "max_bound", "exceeding_bound", "saturated_samples")
+            "max_bound", "exceeding_bound", "saturated_samples", "unexplained_disagreements")
     return {"file": str(path), **{k: r[k] for k in keys}}

@@ -43,7 +43,7 @@ ACTS = {"Relu": "relu", "LeakyRelu": "leaky"}
 PASS = ("Identity", "Cast")
 HEAD = ("Softmax", "ArgMax")
 HOST_OPS = HEAD + PASS + ("Reshape", "ArrayFeatureExtractor", "ZipMap")
-FLOAT_TYPES = (1, 10, 11, 16)  # FLOAT, FLOAT16, DOUBLE, BFLOAT16
+FLOAT_TYPES = (1, 10, 11, 16)  # FLOAT, FLOAT16, DOUBLE, BFLOAT16: a Cast to these inside the chain is a no-op
 
 
 class OnnxImportError(ValueError):
@@ -94,6 +94,7 @@ class ImportedMlp:
     tail: list = field(default_factory=list)  # host nodes, in graph order
     outputs: list[str] = field(default_factory=list)  # the graph outputs
     constants: dict[str, np.ndarray] = field(default_factory=dict)
+    input_dtype: type = np.float32  # what onnxruntime is fed (the graph input's element type)
 
     @property
     def sizes(self) -> list[int]:
@@ -173,7 +174,11 @@ class ImportedMlp:
             n += ((r < Q_MIN) | (r > Q_MAX)).sum(axis=1)
             d = requant(exact, FRAC_W) + b
             n += ((d < Q_MIN) | (d > Q_MAX)).sum(axis=1)
-            h = activate(np.clip(d, Q_MIN, Q_MAX), ACT_CODES[ly.act], self.slope)
+            d = np.clip(d, Q_MIN, Q_MAX)
+            if ly.act == "leaky":  # the negative branch's product saturates only for |slope| > 1
+                lk = round_shift(d * self.slope, FRAC_W)
+                n += ((d < 0) & ((lk < Q_MIN) | (lk > Q_MAX))).sum(axis=1)
+            h = activate(d, ACT_CODES[ly.act], self.slope)
         return n
 
     # ---- float references and the bound -------------------------------------------------------------
@@ -347,8 +352,9 @@ def import_onnx(model, *, check: bool = True) -> ImportedMlp:
         raise OnnxImportError("graph", f"needs exactly one data input, has {[i.name for i in inputs]}")
     inp = inputs[0]
     tt = inp.type.tensor_type
-    if not inp.type.HasField("tensor_type") or tt.elem_type not in FLOAT_TYPES:
-        raise OnnxImportError(f"input {inp.name!r}", "must be a float tensor")
+    if not inp.type.HasField("tensor_type") or tt.elem_type not in (onnx.TensorProto.FLOAT,
+                                                                      onnx.TensorProto.DOUBLE):
+        raise OnnxImportError(f"input {inp.name!r}", "must be a float32 or float64 tensor")
     dims = [d.dim_value if d.HasField("dim_value") else None for d in tt.shape.dim]
     if len(dims) < 2 or any(d is None or d < 1 for d in dims[1:]):
         raise OnnxImportError(f"input {inp.name!r}", f"shape {dims}: need [batch, features...] with known "
@@ -488,7 +494,9 @@ def import_onnx(model, *, check: bool = True) -> ImportedMlp:
                 raise OnnxImportError(leaky, f"LeakyRelu slopes {sorted(alphas)} differ: the compiled "
                                       "program has one slope")
             slope = int(code)
-    return ImportedMlp(model, inp.name, feature_shape, layers, slope, logits, tail, graph_outputs, consts)
+    dtype = onnx.helper.tensor_dtype_to_np_dtype(tt.elem_type).type
+    return ImportedMlp(model, inp.name, feature_shape, layers, slope, logits, tail, graph_outputs, consts,
+                       dtype)
 
 
 # ---- export ------------------------------------------------------------------------------------------
@@ -561,8 +569,16 @@ def run_onnxruntime(model, x: np.ndarray, extra: list[str] | tuple[str, ...] = (
     sess = ort.InferenceSession(m.SerializeToString(), opts, providers=["CPUExecutionProvider"])
     inp = sess.get_inputs()[0]
     dtype = np.float64 if inp.type == "tensor(double)" else np.float32
-    outs = sess.run(None, {inp.name: np.asarray(x, dtype)})
-    return dict(zip([o.name for o in sess.get_outputs()], outs, strict=True))
+    x = np.asarray(x, dtype)
+    fixed = inp.shape[0] if inp.shape and isinstance(inp.shape[0], int) and inp.shape[0] > 0 else len(x)
+    if len(x) % fixed:
+        raise ValueError(f"the model's input {inp.name!r} has a fixed batch of {fixed}; {len(x)} rows given")
+    parts = [sess.run(None, {inp.name: x[s:s + fixed]}) for s in range(0, len(x), fixed)]  # e.g. batch 1
+    out = {}
+    for k, o in enumerate(sess.get_outputs()):
+        vals = [p[k] for p in parts]
+        out[o.name] = sum(vals, []) if isinstance(vals[0], list) else np.concatenate(vals)
+    return out
 
 
 def softmax_bound(logit_bound: np.ndarray) -> np.ndarray:
@@ -591,6 +607,7 @@ def agreement(net: ImportedMlp, x: np.ndarray, codes: np.ndarray, ref: dict[str,
               labels: np.ndarray | None = None) -> dict:
     """Chip (its output codes) against onnxruntime (`ref`, with net.logits among its tensors): errors at the
     chip's outputs against the bound, every graph output, predictions and accuracy (docs/onnx.md)."""
+    x = np.asarray(x).astype(net.input_dtype)  # the values onnxruntime saw
     xq = net.quantize_input(x)
     chip = to_float(codes)
     ort_logits = np.asarray(ref[net.logits], np.float64)
@@ -615,6 +632,11 @@ def agreement(net: ImportedMlp, x: np.ndarray, codes: np.ndarray, ref: dict[str,
     res["outputs"] = per
     pc, po = predictions(net, outs, chip), predictions(net, ref, ort_logits)
     res["prediction_agreement"] = float((pc == po).mean())
+    # A different argmax is explained only by a margin within the bounds of the two outputs involved.
+    ci, oi, rows = chip.argmax(axis=1), ort_logits.argmax(axis=1), np.arange(len(chip))
+    margin = ort_logits[rows, oi] - ort_logits[rows, ci]
+    far = margin > bound[rows, ci] + bound[rows, oi]
+    res["unexplained_disagreements"] = int(((ci != oi) & ok & far).sum())
     res["predictions_chip"], res["predictions_onnxruntime"] = pc, po
     if labels is not None:
         labels = np.asarray(labels).reshape(-1)

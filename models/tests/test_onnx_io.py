@@ -70,7 +70,7 @@ def test_sklearn_digits(digits_model) -> None:
     ref = run_onnxruntime(model, x, [net.logits])
     r = agreement(net, x, gold, ref, ds.labels_test)
     print({k: v for k, v in r.items() if not k.startswith("predictions")})
-    assert r["saturated_samples"] == 0 and r["exceeding_bound"] == 0
+    assert r["saturated_samples"] == 0 and r["exceeding_bound"] == 0 and r["unexplained_disagreements"] == 0
     assert 0 < r["max_abs_error"] <= r["max_bound"]
     assert r["outputs"]["output_probability"]["within"]
     assert r["outputs"]["output_label"]["agreement"] >= 0.99
@@ -97,6 +97,7 @@ def test_helper_graph() -> None:
     r = agreement(net, x, gold, ref)
     print({k: v for k, v in r.items() if not k.startswith("predictions")})
     assert r["exceeding_bound"] == 0 and r["saturated_samples"] == 0 and r["max_abs_error"] > 0
+    assert r["unexplained_disagreements"] == 0
     assert r["outputs"]["probs"]["within"] and r["outputs"]["label"]["agreement"] >= 0.9
     # The host's tail equals onnxruntime's on the same logits (Softmax, ArgMax exactly as ONNX defines).
     outs = net.host_eval(ref[net.logits])
@@ -117,7 +118,11 @@ def test_bound_catches_a_wrong_result() -> None:
     off = int(np.ceil(bound[3, 1] * 256)) + 1
     bad[3, 1] += off
     r = agreement(net, x, bad, ref)
-    assert r["exceeding_bound"] == 1, r
+    assert r["exceeding_bound"] == 1 and r["unexplained_disagreements"] == 0, r
+    other = int(np.argmin(gold[5]))  # a wrong prediction far outside the bound
+    bad[5, other] = gold[5].max() + 256
+    r = agreement(net, x, bad, ref)
+    assert r["exceeding_bound"] == 2 and r["unexplained_disagreements"] == 1, r
     # The bound is not vacuous: well below the size of the outputs.
     assert bound.max() < 0.1 * np.abs(ref[net.logits]).max()
 
@@ -276,5 +281,35 @@ def test_demo_export(tmp_path) -> None:
     assert info["accuracy_chip"] == float((pred == ds.labels_test[:100]).mean()) > 0.5
     assert abs(info["accuracy_onnxruntime"] - info["accuracy_chip"]) <= 0.01 + 1e-9
     assert info["exceeding_bound"] == 0 and info["max_abs_error"] <= info["max_bound"]
+    assert info["unexplained_disagreements"] == 0
     with pytest.raises(ValueError, match="do not give the chip's held-out predictions"):
         export_demo_digits(tmp_path / "m.npz", tmp_path, list((pred + 1) % 10), test_limit=100)
+
+
+def _linear_model(K: int, N: int, batch_dim, elem=onnx.TensorProto.FLOAT, seed: int = 8):
+    rng = _rng(seed)
+    dtype = np.float64 if elem == onnx.TensorProto.DOUBLE else np.float32
+    W = nh.from_array(rng.uniform(-1, 1, (N, K)).astype(dtype), "W")
+    b = nh.from_array(rng.uniform(-1, 1, N).astype(dtype), "b")
+    g = oh.make_graph([oh.make_node("Gemm", ["x", "W", "b"], ["y"], name="linear", transB=1)], "g",
+                      [oh.make_tensor_value_info("x", elem, [batch_dim, K])],
+                      [oh.make_tensor_value_info("y", elem, [batch_dim, N])], [W, b])
+    m = oh.make_model(g, opset_imports=[oh.make_opsetid("", 21)])
+    m.ir_version = 10
+    return m
+
+
+@pytest.mark.parametrize("batch_dim, elem", [(1, onnx.TensorProto.FLOAT), ("n", onnx.TensorProto.DOUBLE)])
+def test_fixed_batch_and_double_inputs(batch_dim, elem) -> None:
+    """PyTorch exports a fixed batch of 1 (onnxruntime runs row by row); float64 graphs compute in double."""
+    model = _linear_model(9, 5, batch_dim, elem)
+    net = import_onnx(model)
+    assert net.input_dtype == (np.float32 if elem == onnx.TensorProto.FLOAT else np.float64)
+    x = _rng(9).uniform(-2, 2, (6, 9))
+    ref = run_onnxruntime(model, x, [net.logits])
+    assert ref["y"].shape == (6, 5)
+    r = agreement(net, x, net.golden(net.quantize_input(x.astype(net.input_dtype))), ref)
+    assert r["exceeding_bound"] == 0 and r["max_abs_error"] > 0
+    if batch_dim == 1:
+        with pytest.raises(ValueError, match="fixed batch of 2; 3 rows given"):
+            run_onnxruntime(_linear_model(9, 5, 2), x[:3])

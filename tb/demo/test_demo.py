@@ -92,7 +92,7 @@ def test_demo(sim: str, transport: str, tmp_path) -> None:
     o = json.loads(files["onnx_json"].read_text())
     assert files["onnx"].name == "digits.onnx" and files["onnx"].stat().st_size > 1000
     assert o["accuracy_chip"] == d["test_accuracy_chip"] and o["samples"] == short["test_limit"]
-    assert abs(o["accuracy_onnxruntime"] - o["accuracy_chip"]) <= 0.01 + 1e-9 and o["exceeding_bound"] == 0
+    assert o["exceeding_bound"] == 0 and o["unexplained_disagreements"] == 0 and o["saturated_samples"] == 0
 
     # Output files.
     for key in ("training_plot", "digits_plot"):

@@ -17,6 +17,7 @@ import sys
 
 import numpy as np
 import onnx
+import pytest
 from onnx import helper as oh
 
 from models.onnx_examples import helper_mlp, sklearn_digits
@@ -56,6 +57,7 @@ def test_onnx_on_chip(sim: str, tmp_path) -> None:
         print(text)
         assert r["bit_exact"], f"{name}: chip != golden model in {r['golden_mismatches']} codes"
         assert r["exceeding_bound"] == 0 and r["saturated_samples"] == 0, r
+        assert r["unexplained_disagreements"] == 0
         assert 0 < r["max_abs_error"] <= r["max_bound"]
         assert all(o["within"] for o in r["outputs"].values() if o["kind"] == "float"), r["outputs"]
         assert r["prediction_agreement"] == 1.0, name
@@ -110,3 +112,18 @@ def test_cli_errors(tmp_path, capsys) -> None:
         assert expect in err and err.count("\n") == 1 and "Traceback" not in err, (args, err)
     rc, _ = _run_cli(capsys, "check", str(good), "--array-size", "4")
     assert rc == 0
+
+
+
+def test_batch_is_picked_to_fit() -> None:
+    """16-256 at P = 8: batch 32 overflows WMEM (weight tiles + a dZ' scratch of nt * batch words), 16 fits;
+    an explicit --batch that does not fit is an error."""
+    cli = load_systole()
+    W = onnx.numpy_helper.from_array(np.full((16, 256), 0.5, np.float32), "W")
+    g = oh.make_graph([oh.make_node("MatMul", ["x", "W"], ["y"], name="wide")], "g",
+                      [oh.make_tensor_value_info("x", onnx.TensorProto.FLOAT, ["n", 16])],
+                      [oh.make_tensor_value_info("y", onnx.TensorProto.FLOAT, ["n", 256])], [W])
+    net = import_onnx(oh.make_model(g, opset_imports=[oh.make_opsetid("", 21)]))
+    assert cli.pick_batch(net, 8, 0, 100) == 16 and cli.pick_batch(net, 8, 0, 5) == 5
+    with pytest.raises(cli.UsageError, match=r"node 'wide' \(MatMul\).*WMEM needs 1536 words"):
+        cli.pick_batch(net, 8, 32, 100)
