@@ -373,7 +373,7 @@ def import_onnx(model, *, check: bool = True) -> ImportedMlp:
     width = None  # features of the current tensor once flattened (None: still the raw input shape)
     cur = inp.name
     while True:
-        nxt = consumers.get(cur, [])
+        nxt = sorted(set(consumers.get(cur, [])))
         if not nxt:
             break
         k = nxt[0]
