@@ -192,7 +192,7 @@ class ImportedMlp:
     def error_bound(self, x: np.ndarray) -> np.ndarray:
         """Per sample and output, a bound of |chip output - onnxruntime float32 output| at `logits`
         (docs/onnx.md): the Q8.8 quantization of inputs, weights and biases, one rounding per requant
-        and per leaky product, propagated through |Wq|, plus float32's own error (gamma_{K+1} per dot
+        and per leaky product, propagated through |Wq|, plus float32's own error (gamma_{K+3} per dot
         product). Valid where saturation() is 0."""
         h = self.flat_input(x)
         e = np.abs(to_float(quantize(h)) - h)  # input rounding (saturation excluded by quantize_input)
@@ -202,7 +202,7 @@ class ImportedMlp:
             K = ly.w.shape[0]
             aw = np.abs(ly.w)
             ez = e @ np.abs(wf) + np.abs(h) @ np.abs(wf - ly.w) + np.abs(bf - ly.b) + HALF_LSB
-            g = (K + 1) * U32 / (1 - (K + 1) * U32)
+            g = (K + 3) * U32 / (1 - (K + 3) * U32)  # K products and sums, the bias add, Gemm's alpha, beta
             e32z = e32 @ aw + g * (np.abs(h) @ aw + np.abs(ly.b))
             lip = max(1.0, abs(ly.alpha)) if ly.act == "leaky" else 1.0
             z = h @ ly.w + ly.b
