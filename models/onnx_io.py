@@ -140,7 +140,7 @@ class ImportedMlp:
         if x.ndim < 2 or x.shape[1:] != fs:
             raise ValueError(f"{what}: shape {x.shape} does not match graph input {self.input_name!r} "
                              f"[n, {', '.join(map(str, fs))}]")
-        return x.reshape(len(x), -1).astype(np.float64)
+        return x.reshape(len(x), int(np.prod(fs))).astype(np.float64)
 
     # ---- the chip ---------------------------------------------------------------------------------
     def compile(self, P: int, batch: int, *, imem_depth: int = IMEM_DEPTH, ub_depth: int = UB_DEPTH,

@@ -246,6 +246,8 @@ def cmd_run(a: argparse.Namespace) -> int:
     except ValueError as e:
         raise UsageError(str(e)) from None
     n = len(xq)
+    if n == 0:
+        raise UsageError(f"--input: {str(a.input)!r} has no rows")
     if labels is not None:
         labels = labels.reshape(-1)[: n] if a.limit else labels.reshape(-1)
         if len(labels) != n or labels.dtype.kind not in "iu":

@@ -89,6 +89,8 @@ def test_cli_errors(tmp_path, capsys) -> None:
     np.save(wrong, np.zeros((3, 11), np.float32))
     far = tmp_path / "far.npy"
     np.save(far, np.full((3, 2, 6), 300.0, np.float32))
+    empty = tmp_path / "empty.npy"
+    np.save(empty, np.zeros((0, 2, 6), np.float32))
     junk = tmp_path / "junk.onnx"
     junk.write_bytes(b"not a model")
     cases = [
@@ -100,6 +102,7 @@ def test_cli_errors(tmp_path, capsys) -> None:
         (("run", str(good), "--input", str(wrong)), "--input: shape (3, 11) does not match graph input 'x'"),
         (("run", str(good), "--input", str(far)), "--input: value 300.0 at [0, 0] is outside the Q8.8 range"),
         (("run", str(good), "--input", str(x), "--labels", str(wrong)), "--labels: need 3 integer labels"),
+        (("run", str(good), "--input", str(empty)), "empty.npy' has no rows"),
         (("run", str(bad), "--input", str(x)), "bad.onnx: node 'gate' (Sigmoid): operator Sigmoid is not"),
         (("run", str(junk), "--input", str(x)), "junk.onnx: not an ONNX model"),
         (("run", str(tmp_path / "no.onnx"), "--input", str(x)), "MODEL: no such file"),
