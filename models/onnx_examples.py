@@ -36,7 +36,9 @@ def sklearn_digits(hidden: int = 32, seed: int = 0, max_iter: int = 150):
 
     ds, x_train, _ = digits_float()
     clf = MLPClassifier(hidden_layer_sizes=(hidden,), max_iter=max_iter, random_state=seed)
-    with warnings.catch_warnings():
+    from threadpoolctl import threadpool_limits  # a scikit-learn dependency
+
+    with warnings.catch_warnings(), threadpool_limits(1):  # small matrices: BLAS threads only contend
         warnings.simplefilter("ignore", ConvergenceWarning)
         clf.fit(x_train, ds.labels_train)
     return to_onnx(clf, x_train[:1], target_opset={"": 21, "ai.onnx.ml": 1}), clf, ds
