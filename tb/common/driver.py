@@ -42,6 +42,7 @@ from models.isa import ERROR_NAMES, IllegalInstruction, decode
 from models.isa_sim import MachineState, pack_rows, unpack_rows
 from models.mlp import CompiledMlp, MlpLayout, Params
 from models.programs import GemmLayout
+from tb.common import fcov
 from tb.common.axi import CsrClient, axi_ram, axil_master, set_pauses
 from tb.common.tb_base import CLOCK_PERIOD_NS
 
@@ -338,6 +339,7 @@ class TpuDriver:
         for m0 in range(0, M, rows):
             x = a[m0:m0 + rows]
             lay = GemmLayout(x.shape[0], K, N, self.P)
+            fcov.sample_gemm(lay.M, K, N, self.P, *(self.depth[n] for n in ("UB", "WM", "ACC")))
             buf = gemm_buffers(lay, self.DATA_BASE)
             if buf.end > self.host_size:
                 raise ValueError(f"host memory of {self.host_size} bytes too small for this GEMM ({buf.end})")

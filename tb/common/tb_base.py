@@ -9,6 +9,8 @@ import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, FallingEdge, RisingEdge
 
+from tb.common import fcov
+
 CLOCK_PERIOD_NS = 10
 
 
@@ -30,6 +32,7 @@ class TbBase:
         self.log.info("test seed %d from run seed %s (rerun with SEED=%s)",
                       cocotb.RANDOM_SEED, run_seed, run_seed)
         Clock(dut.clk_i, CLOCK_PERIOD_NS, unit="ns").start()
+        fcov.attach(dut)  # functional-coverage monitors, only under make coverage
 
     async def reset(self, cycles: int = 2) -> None:
         """Assert rst_ni for `cycles` clocks, then release it between edges."""

@@ -27,7 +27,7 @@ from models.hw import const
 from models.isa import Instr, encode
 from models.isa_sim import run_status
 from models.programs import extract_gemm, gemm_program, place_gemm
-from tb.common import runner
+from tb.common import fcov, runner
 from tb.common.core_env import CORE_SOURCES, ERR_NONE, MEM_ACC, MEM_IMEM, MEM_UB, MEM_WM, CoreEnv, pack
 from tb.common.tools import rtl_sources
 
@@ -47,6 +47,7 @@ def _gemm_shape(env: CoreEnv) -> tuple[int, int, int]:
 async def _gemm(env: CoreEnv, M: int, K: int, N: int, check_perf: bool = True) -> None:
     P = env.P
     text, lay = gemm_program(M, K, N, P)
+    fcov.sample_gemm(M, K, N, P, env.ub_depth, env.wm_depth, env.acc_depth)
     words = assemble(text)
     st = env.random_state()
     x = random_codes(env.rng, (M, K))

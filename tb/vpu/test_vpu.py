@@ -20,7 +20,7 @@ from cocotb.triggers import Timer
 
 from models import vpu as V
 from models.fixed_point import ACC_W, DATA_W, FRAC_W
-from tb.common import runner
+from tb.common import fcov, runner
 from tb.common.tb_base import CLOCK_PERIOD_NS, TbBase, pack, param, unpack
 from tb.common.tools import rtl_sources
 
@@ -210,6 +210,7 @@ class VpuTb(TbBase):
                 self.drive_row(op, k)
                 tag = f"op {n} (path {op.cfg.bits:05b} act {op.cfg.act}) row {k}"
                 self.sb.expect(cycle(), tag, op.out[k], op.sums[k])
+            fcov.sample_vpu(op.rows, op.cfg, op.bias, op.aux)
         await self.falling()
         self.junk()
 
