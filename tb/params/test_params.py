@@ -19,8 +19,8 @@ from tb.common.runner import VERILATOR_CHECK_ARGS as VERILATOR_ARGS  # the build
 from tb.common.tools import ROOT, require, rtl_sources, setup_tool_env
 
 TOP_SOURCES = (*CORE_SOURCES, "tpu_csr", "tpu_dma", "tpu_top")
-SOURCES = {"tpu_array": ("tpu_delay", "tpu_pe", "tpu_array"), "tpu_core": CORE_SOURCES, "tpu_dma": ("tpu_dma",),
-           "tpu_top": TOP_SOURCES}
+SOURCES = {"tpu_array": ("tpu_delay", "tpu_pe", "tpu_array"), "tpu_core": CORE_SOURCES,
+           "tpu_dma": ("tpu_dma",), "tpu_top": TOP_SOURCES}
 
 # (toplevel, parameters, Verilator's message fragment, Icarus's rule name)
 BAD = [
