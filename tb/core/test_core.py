@@ -398,6 +398,9 @@ def _sweep_words(env: CoreEnv) -> list[int]:
         words += [b | (1 << bit) for bit in range(64) if unused >> bit & 1]
         words += [b | (rand_bits(unused) or unused) for _ in range(8)]
         words += [spec.code | rand_bits(spec.legal_mask & ~OP_FIELD.mask) for _ in range(8)]
+    setv_act, dma_mem = OPS["SETV"].field("act"), dma.field("mem")
+    words.append(base(OPS["SETV"]) | setv_act.mask)  # act 3: illegal although every bit is a used one
+    words.append(base(dma) & ~dma_mem.mask)  # memory select 0 (IMEM): illegal
     words = [w & ~dma_len if OP_FIELD.get(w) == dma.code else w for w in words]
     unknown = [c for c in range(OP_FIELD.max + 1) if c not in BY_CODE]
     words += [c << OP_FIELD.lsb for c in unknown]
