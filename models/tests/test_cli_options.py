@@ -82,3 +82,17 @@ def test_good_knobs_pass() -> None:
     r = subprocess.run(_make("SIM=icarus", "SEED=7", "JOBS=2", "WAVES=1", "TEST=core and not 8"), cwd=ROOT,
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 0 and r.stderr == "", r.stderr
+
+
+def test_good_demo_options_pass() -> None:
+    """The defaults and docs/demo.md's examples validate (so the refusals above are about the values)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("systole_demo_cli", ROOT / "scripts" / "demo.py")
+    demo = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = demo
+    spec.loader.exec_module(demo)
+    example = "--sim icarus --array-size 4 --hidden 16 --batch 16 --train-limit 320 --xor-epochs 20"
+    core3 = "--transport core --array-size 3 --hidden 16"
+    for argv in ([], ["--epochs", "10"], ["--epochs", "0"], core3.split(), example.split()):
+        demo.validate(demo.parse_args(argv))
