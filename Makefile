@@ -1,8 +1,8 @@
 # Systole: a thin wrapper. Every target bootstraps what it needs (virtual environment, pip packages,
 # Debian packages) so that a fresh clone needs nothing but `make test` or `make demo`.
 #
-# Knobs: SIM=icarus|verilator (default: both), TEST=<pytest -k expression>, SEED=<int>, WAVES=1,
-#        TESTCASE=<cocotb test name>, JOBS=<pytest-xdist workers>, DEMO_ARGS="--epochs 2 ...",
+# Knobs: SIM=icarus|verilator|both (default: both), TEST=<pytest -k expression>, SEED=<int >= 0>, WAVES=0|1,
+#        TESTCASE=<cocotb test name>, JOBS=<pytest-xdist workers >= 1>, DEMO_ARGS="--epochs 2 ...".
 #        MODEL=<.onnx> INPUT=<.npy> LABELS=<.npy> RUN_ARGS="--array-size 4 ..." (make run).
 
 SHELL        := /bin/bash
@@ -20,13 +20,25 @@ TESTCASE     ?=
 
 export SIM SEED WAVES TESTCASE
 
+# The knobs are checked when the Makefile is read, before anything is installed, built or simulated: a
+# bad value stops make with one line naming it (scripts/knobs.py; exit status 2).
+KNOB_PY    := $(if $(wildcard $(VENV)/bin/python),$(VENV)/bin/python,$(PYTHON))
+knob_quote = '$(subst ','\'',$(1))'
+KNOB_ERROR := $(shell SIM=$(call knob_quote,$(SIM)) SEED=$(call knob_quote,$(SEED)) \
+                JOBS=$(call knob_quote,$(JOBS)) WAVES=$(call knob_quote,$(WAVES)) \
+                TEST=$(call knob_quote,$(TEST)) $(KNOB_PY) scripts/knobs.py 2>&1)
+ifneq ($(KNOB_ERROR),)
+$(error $(KNOB_ERROR))
+endif
+
 PYTEST_K := $(if $(TEST),-k "$(TEST)",)
 
 .PHONY: help bootstrap sysdeps venv demo lint test test-models sim waves bench run clean distclean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
-	@echo "  knobs: SIM=icarus|verilator (default both)  TEST=<pytest -k expr>  SEED=<int>  WAVES=1  TESTCASE=<cocotb test>"
+	@echo "  knobs: SIM=icarus|verilator|both (default both)  TEST=<pytest -k expr>  SEED=<int >= 0>  JOBS=<int >= 1>"
+	@echo "         WAVES=0|1  TESTCASE=<cocotb test>  (checked before anything runs: a bad value stops make, status 2)"
 
 bootstrap: sysdeps venv ## Install Debian packages (if missing) and the Python virtual environment
 

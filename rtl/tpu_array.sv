@@ -38,6 +38,25 @@ module tpu_array #(
   output logic [P-1:0][AccW-1:0]  y_data_o
 );
 
+  // ---- Parameter checks (elaboration) -----------------------------------------------------------
+  // A configuration the RTL cannot implement stops elaboration with a message naming the parameter.
+  // Icarus 11 has no elaboration-time $fatal: there an instance of a module that does not exist,
+  // named after the broken rule, stops elaboration instead ("Unknown module type: <rule>").
+  if (!(P >= 1)) begin : g_bad_p
+`ifdef __ICARUS__
+    tpu_array__P_must_be_at_least_1 u_param_error ();
+`else
+    $fatal(1, "tpu_array: P = %0d: the array needs P >= 1", P);
+`endif
+  end
+  if (!(AccW >= 2 * DataW)) begin : g_bad_accw
+`ifdef __ICARUS__
+    tpu_array__AccW_must_hold_an_exact_product u_param_error ();
+`else
+    $fatal(1, "tpu_array: AccW = %0d: must be >= 2*DataW = %0d (products are exact)", AccW, 2 * DataW);
+`endif
+  end
+
   // Mesh wires. x_*_m[i][j] enters PE[i][j] from the left; psum_m[i][j] and wt_m[i][j] from above.
   // Column P of x_*_m and row P of wt_m leave the array unused, except x_valid_m[P-1][P] (y_valid_o).
   // Unpacked on purpose: Icarus re-evaluates every reader of a packed vector when any slice of it

@@ -85,6 +85,49 @@ module tpu_core #(
   localparam int AW    = P * AccW;   // ACC word
   localparam int CntW  = PerfCntW;
 
+  // ---- Parameter checks (elaboration) -----------------------------------------------------------
+  // A configuration the RTL cannot implement stops elaboration with a message naming the parameter.
+  // Icarus 11 has no elaboration-time $fatal: there an instance of a module that does not exist,
+  // named after the broken rule, stops elaboration instead ("Unknown module type: <rule>").
+  localparam int FieldDepth = 2 ** InstrAW;  // words a 12-bit address field reaches
+  if (!(DataW >= 2 && DataW <= SetvSlopeW && FracW >= 0 && FracW < DataW)) begin : g_bad_dataw
+`ifdef __ICARUS__
+    tpu_core__DataW_must_be_2_to_16_and_FracW_below_it u_param_error ();
+`else
+    $fatal(1, "tpu_core: DataW = %0d, FracW = %0d: need DataW 2 .. %0d (SETV fields), 0 <= FracW < DataW",
+           DataW, FracW, SetvSlopeW);
+`endif
+  end
+  if (!(ImemDepth >= 2 && ImemDepth <= 2 ** HostAddrW)) begin : g_bad_imem
+`ifdef __ICARUS__
+    tpu_core__ImemDepth_must_be_2_to_65536 u_param_error ();
+`else
+    $fatal(1, "tpu_core: ImemDepth = %0d: must be 2 .. %0d (host port addresses)", ImemDepth, 2 ** HostAddrW);
+`endif
+  end
+  if (!(UbDepth >= 2 && UbDepth <= FieldDepth)) begin : g_bad_ub
+`ifdef __ICARUS__
+    tpu_core__UbDepth_must_be_2_to_4096 u_param_error ();
+`else
+    $fatal(1, "tpu_core: UbDepth = %0d: must be 2 .. %0d (12-bit address fields)", UbDepth, FieldDepth);
+`endif
+  end
+  if (!(WmDepth >= 2 && WmDepth >= P && WmDepth <= FieldDepth)) begin : g_bad_wm
+`ifdef __ICARUS__
+    tpu_core__WmDepth_must_be_P_to_4096 u_param_error ();
+`else
+    $fatal(1, "tpu_core: WmDepth = %0d: must be max(2, P = %0d) .. %0d (a tile; 12-bit address fields)",
+           WmDepth, P, FieldDepth);
+`endif
+  end
+  if (!(AccDepth >= 2 && AccDepth <= FieldDepth)) begin : g_bad_acc
+`ifdef __ICARUS__
+    tpu_core__AccDepth_must_be_2_to_4096 u_param_error ();
+`else
+    $fatal(1, "tpu_core: AccDepth = %0d: must be 2 .. %0d (12-bit address fields)", AccDepth, FieldDepth);
+`endif
+  end
+
   typedef logic [P-1:0][DataW-1:0] dword_t;
   typedef logic [P-1:0][AccW-1:0]  aword_t;
 

@@ -118,6 +118,57 @@ module tpu_dma
   localparam int RspPtrW  = 2;
   localparam int LfPtrW   = $clog2(MaxOutstanding) > 0 ? $clog2(MaxOutstanding) : 1;
 
+  // ---- Parameter checks (elaboration) -----------------------------------------------------------
+  // A configuration the RTL cannot implement stops elaboration with a message naming the parameter.
+  // Icarus 11 has no elaboration-time $fatal: there an instance of a module that does not exist,
+  // named after the broken rule, stops elaboration instead ("Unknown module type: <rule>").
+  function automatic bit pow2_at_least(int w, int lo);
+    return w >= lo && (w & (w - 1)) == 0;
+  endfunction
+  localparam bit WordsOk = pow2_at_least(ImemWordW, 8) && pow2_at_least(UbWordW, 8)
+                           && pow2_at_least(WmWordW, 8) && pow2_at_least(AccWordW, 8)
+                           && ImemWordW <= MemWordW && UbWordW <= MemWordW && WmWordW <= MemWordW
+                           && AccWordW <= MemWordW;
+  localparam bit DepthsOk = ImemWords <= 2 ** MemAddrW && UbWords <= 2 ** MemAddrW
+                            && WmWords <= 2 ** MemAddrW && AccWords <= 2 ** MemAddrW;
+  if (!(pow2_at_least(BusW, 8) && BusW <= 1024)) begin : g_bad_busw
+`ifdef __ICARUS__
+    tpu_dma__BusW_must_be_a_power_of_two_from_8_to_1024 u_param_error ();
+`else
+    $fatal(1, "tpu_dma: BusW = %0d: must be a power of two from 8 to 1024 (AXI data widths)", BusW);
+`endif
+  end
+  if (!(AddrW >= 12 && AddrW <= 64)) begin : g_bad_addrw
+`ifdef __ICARUS__
+    tpu_dma__AddrW_must_be_12_to_64 u_param_error ();
+`else
+    $fatal(1, "tpu_dma: AddrW = %0d: must be 12 .. 64 (4 KiB burst split, 64-bit host base)", AddrW);
+`endif
+  end
+  if (!(MaxBurst >= 1 && MaxBurst <= 256 && MaxOutstanding >= 1)) begin : g_bad_burst
+`ifdef __ICARUS__
+    tpu_dma__MaxBurst_must_be_1_to_256_and_MaxOutstanding_at_least_1 u_param_error ();
+`else
+    $fatal(1, "tpu_dma: MaxBurst = %0d, MaxOutstanding = %0d: need MaxBurst 1 .. 256, MaxOutstanding >= 1",
+           MaxBurst, MaxOutstanding);
+`endif
+  end
+  if (!WordsOk) begin : g_bad_words
+`ifdef __ICARUS__
+    tpu_dma__memory_word_widths_must_be_powers_of_two_of_at_least_8_bits u_param_error ();
+`else
+    $fatal(1, "tpu_dma: words IMEM %0d, UB %0d, WMEM %0d, ACC %0d bits: need powers of two 8 .. MemWordW %0d",
+           ImemWordW, UbWordW, WmWordW, AccWordW, MemWordW);
+`endif
+  end
+  if (!DepthsOk) begin : g_bad_depths
+`ifdef __ICARUS__
+    tpu_dma__memory_depths_must_fit_MemAddrW u_param_error ();
+`else
+    $fatal(1, "tpu_dma: a memory depth exceeds 2^MemAddrW = %0d words", 2 ** MemAddrW);
+`endif
+  end
+
   typedef enum logic [1:0] {StIdle, StRun, StDone} state_e;
 
   // IDs are constant and responses are in order, so the returned IDs carry no information.

@@ -98,6 +98,18 @@ module tpu_top #(
   localparam int MemAddrW = HostAddrW;  // on-chip word addresses of the DMA and the core's host port
   localparam int LenW     = 16;
 
+  // ---- Parameter checks (elaboration) -----------------------------------------------------------
+  // A configuration the RTL cannot implement stops elaboration with a message naming the parameter.
+  // Icarus 11 has no elaboration-time $fatal: there an instance of a module that does not exist,
+  // named after the broken rule, stops elaboration instead ("Unknown module type: <rule>").
+  if (!(P >= 1 && P <= 128 && (P & (P - 1)) == 0)) begin : g_bad_p
+`ifdef __ICARUS__
+    tpu_top__P_must_be_a_power_of_two_up_to_128 u_param_error ();
+`else
+    $fatal(1, "tpu_top: P = %0d: must be a power of two up to 128 (DMA word widths; 8-bit CFG_ARRAY.P)", P);
+`endif
+  end
+
   // Plain constants: Icarus 11 mis-evaluates this module's state register when it is an enum.
   localparam logic [1:0] TIdle = 2'd0, TFetch = 2'd1, TRun = 2'd2, THost = 2'd3;
 

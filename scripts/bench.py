@@ -19,6 +19,9 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from cli import Parser, UsageError, check, is_pow2, usage_exit  # noqa: E402
+
 from tb.common import runner  # noqa: E402
 from tb.common.core_env import CORE_SOURCES  # noqa: E402
 from tb.common.tools import ROOT, rtl_sources  # noqa: E402
@@ -74,13 +77,33 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+MAX_P = 16
+
+
+def validate(args: argparse.Namespace) -> None:
+    """Refuse options that cannot run, before anything is built (raises UsageError)."""
+    for P in args.p:
+        if args.no_e2e:
+            check(2 <= P <= MAX_P, "--p", P, f"integers from 2 to {MAX_P}")
+        else:
+            check(2 <= P <= MAX_P and is_pow2(P), "--p", P,
+                  f"powers of two from 2 to {MAX_P} (tpu_top's DMA moves power-of-two words; --no-e2e "
+                  "takes any P)")
+    check(len(set(args.p)) == len(args.p), "--p", " ".join(map(str, args.p)), "distinct array sizes")
+    check(not args.out.is_dir(), "--out", args.out, "a file path (this is a folder)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = Parser(prog="bench.py", description=__doc__.splitlines()[0])
     ap.add_argument("--sim", default=os.environ.get("BENCH_SIM", "verilator"), choices=runner.SIMULATORS)
     ap.add_argument("--p", type=int, nargs="+", default=[4, 8])
     ap.add_argument("--out", type=Path, default=ROOT / "out" / "bench.json")
     ap.add_argument("--no-e2e", action="store_true", help="skip the end-to-end rows (tpu_top)")
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
+    try:
+        validate(args)
+    except UsageError as e:
+        return usage_exit(ap.prog, e)
 
     rows: list[dict] = []
     for P in args.p:

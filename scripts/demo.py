@@ -28,7 +28,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
-from plots import digits_grid, training_plot  # noqa: E402
+from cli import Parser, UsageError, check, is_pow2, usage_exit  # noqa: E402
 
 from tb.common import runner  # noqa: E402
 from tb.common.core_env import CORE_SOURCES  # noqa: E402
@@ -69,7 +69,7 @@ class DemoFailed(RuntimeError):
 
 def parse_args(argv: list[str] | None = None) -> DemoConfig:
     d = DemoConfig()
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = Parser(prog="demo.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--epochs", type=int, default=d.epochs, help="digits epochs (default %(default)s)")
     ap.add_argument("--batch", type=int, default=d.batch, help="digits batch size (default %(default)s)")
     ap.add_argument("--hidden", type=int, default=d.hidden, help="digits hidden units (default %(default)s)")
@@ -92,6 +92,72 @@ def parse_args(argv: list[str] | None = None) -> DemoConfig:
     a = ap.parse_args(argv)
     return DemoConfig(a.epochs, a.batch, a.hidden, a.lr, a.seed, a.array_size, a.sim, a.transport, a.waves,
                       a.waves_sim, a.out.resolve(), a.xor_epochs, a.train_limit, a.test_limit)
+
+
+MAX_P = 16  # the largest P the demo offers (tested: 2, 4, 8)
+
+
+def _fits(cfg: DemoConfig, hidden: int, batch: int) -> str:
+    """'' when the digits network compiles for the chip's memories (train and infer), else the reason."""
+    from models.isa import IMEM_DEPTH
+    from models.mlp import compile_mlp
+    from tb.demo.demo_bench import AXI_IMEM_RESERVE, DIGITS_ACTS
+
+    imem = IMEM_DEPTH - (AXI_IMEM_RESERVE if cfg.transport == "axi" else 0)
+    try:
+        for mode in ("train", "infer"):
+            compile_mlp([64, hidden, 10], DIGITS_ACTS, batch, cfg.lr if mode == "train" else 0.0,
+                        cfg.array_size, mode, imem_depth=imem)
+    except ValueError as e:
+        return str(e)
+    return ""
+
+
+def _largest(ok, hi: int) -> int:
+    """The largest n in 1..hi with ok(n) (ok monotone, ok(1) true)."""
+    lo = 1
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        lo, hi = (mid, hi) if ok(mid) else (lo, mid - 1)
+    return lo
+
+
+def validate(cfg: DemoConfig) -> None:
+    """Refuse a configuration that cannot run, before anything is built (raises UsageError)."""
+    from models.mlp import loss_scale_code
+
+    for opt, v in (("--epochs", cfg.epochs), ("--xor-epochs", cfg.xor_epochs), ("--seed", cfg.seed),
+                   ("--train-limit", cfg.train_limit), ("--test-limit", cfg.test_limit)):
+        check(v >= 0, opt, v, "an integer >= 0")
+    check(cfg.epochs + cfg.xor_epochs > 0, "--epochs", cfg.epochs,
+          "an integer >= 1 when --xor-epochs is 0 (otherwise nothing trains)")
+    check(cfg.batch >= 1, "--batch", cfg.batch, "an integer >= 1")
+    check(cfg.hidden >= 1, "--hidden", cfg.hidden, "an integer >= 1")
+    P = cfg.array_size
+    if cfg.transport == "axi":
+        check(2 <= P <= MAX_P and is_pow2(P), "--array-size", P,
+              f"a power of two from 2 to {MAX_P} (the DMA moves power-of-two memory words; "
+              "--transport core takes any P)")
+    else:
+        check(2 <= P <= MAX_P, "--array-size", P, f"an integer from 2 to {MAX_P}")
+    check(cfg.lr > 0, "--lr", cfg.lr, "a learning rate > 0")
+    try:
+        loss_scale_code(cfg.lr, cfg.batch)
+    except ValueError as e:
+        raise UsageError("--lr", cfg.lr, f"a learning rate with 2^-15 <= lr*2/batch < 0.5 ({e})") from None
+    if cfg.epochs > 0 or cfg.waves:
+        from models.datasets import digits  # scikit-learn: imported only here
+
+        n_train = cfg.train_limit or len(digits(0).x_train)
+        check(cfg.batch <= n_train, "--batch", cfg.batch,
+              f"1..{n_train} (at most the {n_train} training images)")
+        why = _fits(cfg, cfg.hidden, cfg.batch)
+        if why and _fits(cfg, 1, cfg.batch):
+            top = _largest(lambda b: not _fits(cfg, 1, b), cfg.batch)
+            raise UsageError("--batch", cfg.batch, f"1..{top} on P={P} ({why})")
+        if why:
+            top = _largest(lambda h: not _fits(cfg, h, cfg.batch), cfg.hidden)
+            raise UsageError("--hidden", cfg.hidden, f"1..{top} with batch {cfg.batch} on P={P} ({why})")
 
 
 def _rel(p: Path) -> str:
@@ -308,6 +374,8 @@ def export_onnx(cfg: DemoConfig, log: dict) -> tuple[Path, Path]:
 
 def write_outputs(cfg: DemoConfig, log: dict) -> dict[str, Path]:
     """Plots, digit samples and the performance summary from the log; returns what was written."""
+    from plots import digits_grid, training_plot  # matplotlib: imported only here (a bad option exits fast)
+
     files: dict[str, Path] = {"log": cfg.out / LOG_NAME}
     files["training_plot"] = training_plot(log, cfg.out / "training.png")
     if "digits" in log and "test_predictions" in log["digits"]:
@@ -373,6 +441,10 @@ def run_demo(cfg: DemoConfig) -> tuple[dict, dict[str, Path], str]:
 
 def main(argv: list[str] | None = None) -> int:
     cfg = parse_args(argv)
+    try:
+        validate(cfg)
+    except UsageError as e:
+        return usage_exit("demo.py", e)
     try:
         _, _, text = run_demo(cfg)
     except DemoFailed as e:

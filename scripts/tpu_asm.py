@@ -6,7 +6,7 @@
     tpu_asm.py sim in.s --p 4 [--ub f.npy] [--wm f.npy] [--acc f.npy] [--save-ub f.npy ...]
 
 Data files are .npy integer arrays [rows, P] of raw codes, loaded from word 0 (or --ub-at etc.).
-Errors print `file:line: message` and exit with status 1.
+Errors print `file:line: message` and exit with status 1; a bad option prints one line and exits 2.
 """
 
 from __future__ import annotations
@@ -18,6 +18,9 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from cli import Parser, UsageError, check, usage_exit  # noqa: E402
+
 from models.asm import AsmError, Program, assemble_program, disassemble, listing  # noqa: E402
 from models.isa import ERROR_NAMES, INSTR_MASK  # noqa: E402
 from models.isa_sim import ARRAY_SIZE, MachineState, run_status  # noqa: E402
@@ -115,8 +118,23 @@ def cmd_sim(args: argparse.Namespace) -> int:
     return 0
 
 
+MAX_P = 64  # the simulator takes any P; this bound only keeps a typo from allocating gigabytes
+
+
+def validate(args: argparse.Namespace) -> None:
+    """Refuse options outside their ranges before reading any file (raises UsageError)."""
+    if args.cmd != "sim":
+        return
+    check(1 <= args.p <= MAX_P, "--p", args.p, f"an array size from 1 to {MAX_P}")
+    for mem in ("ub", "wm", "acc"):
+        at = getattr(args, f"{mem}_at")
+        check(at >= 0, f"--{mem}-at", at, "a word address >= 0")
+    check(args.rows >= 0, "--rows", args.rows, "an integer >= 0")
+    check(args.max_steps >= 1, "--max-steps", args.max_steps, "an integer >= 1")
+
+
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = Parser(prog="tpu_asm.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
     a = sub.add_parser("asm", help="assemble to a hex file")
     a.add_argument("source", type=Path)
@@ -134,6 +152,10 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--rows", type=int, default=4, help="rows of each memory to print")
     s.add_argument("--max-steps", type=int, default=10_000_000)
     args = ap.parse_args(argv)
+    try:
+        validate(args)
+    except UsageError as e:
+        return usage_exit(ap.prog, e)
     try:
         if args.cmd == "asm":
             cmd_asm(args)

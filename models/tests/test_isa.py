@@ -123,3 +123,5 @@ def test_docs_name_every_opcode_and_error_code_with_its_value():
         else:
             continue
         assert re.search(pattern, doc), f"docs/isa.md does not list {name} = {code}"
+    first_illegal = max(s.code for s in OPS.values()) + 1
+    assert f"Opcodes {first_illegal}–255 are illegal" in doc, f"docs/isa.md: opcodes from {first_illegal}"

@@ -29,6 +29,7 @@ from cocotb_tools.runner import get_runner
 from tb.common.tools import BUILD, ROOT, require, setup_tool_env
 
 SIMULATORS = ("icarus", "verilator")
+VERILATOR_CHECK_ARGS = ("-Wno-fatal", "-Werror-USERFATAL")
 
 
 def selected_simulators() -> list[str]:
@@ -57,7 +58,9 @@ def _digest(sources: Sequence[Path], payload: object) -> str:
 def _build_args(sim: str, waves: bool) -> list[str]:
     if sim == "verilator":
         # SVA lives behind SYSTOLE_SVA because Icarus rejects concurrent assertions.
-        args = ["--assert", "-DSYSTOLE_SVA", "-Wno-fatal"]
+        # -Wno-fatal keeps lint warnings from stopping a build, but an elaboration-time $fatal (a parameter
+        # check in rtl/, reported as the warning USERFATAL) must stop it.
+        args = ["--assert", "-DSYSTOLE_SVA", *VERILATOR_CHECK_ARGS]
         return args + (["--trace-fst", "--trace-structs"] if waves else [])
     return []
 

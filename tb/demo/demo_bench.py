@@ -41,6 +41,7 @@ DIGITS_ACTS = ["leaky", "identity"]
 DIGITS_INIT_SCALE = 0.5
 SLOPE = DEFAULT_SLOPE / (1 << FRAC_W)
 HOST_SIZE = 1 << 20  # bytes of host memory behind the DMA (AxiRam)
+AXI_IMEM_RESERVE = 16  # IMEM words kept free over AXI for the SETH / DMA prologue and epilogue
 
 
 class Chip:
@@ -71,8 +72,8 @@ class Chip:
 
     def compile(self, sizes: list[int], acts: list[str], batch: int, lr: float) -> tuple[CompiledMlp, ...]:
         kw = dict(P=self.P, **self.depths)
-        if self.transport == "axi":  # room for the SETH / DMA prologue and epilogue
-            kw["imem_depth"] -= 16
+        if self.transport == "axi":
+            kw["imem_depth"] -= AXI_IMEM_RESERVE
         return (compile_mlp(sizes, acts, batch=batch, lr=lr, mode="train", **kw),
                 compile_mlp(sizes, acts, batch=batch, mode="infer", **kw))
 
