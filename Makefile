@@ -2,7 +2,7 @@
 # Debian packages) so that a fresh clone needs nothing but `make test` or `make demo`.
 #
 # Knobs: SIM=icarus|verilator|both (default: both), TEST=<pytest -k expression>, SEED=<int >= 0>, WAVES=0|1,
-#        TESTCASE=<cocotb test name>, JOBS=<pytest-xdist workers >= 1>, DEMO_ARGS="--epochs 2 ...".
+#        TESTCASE=<cocotb test name>, JOBS=<pytest-xdist workers >= 1>, DEMO_ARGS="--epochs 2 ...",
 #        MODEL=<.onnx> INPUT=<.npy> LABELS=<.npy> RUN_ARGS="--array-size 4 ..." (make run).
 
 SHELL        := /bin/bash
