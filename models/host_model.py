@@ -102,14 +102,16 @@ class HostModel:
     """The host-visible state of tpu_top (see the module docstring)."""
 
     def __init__(self, P: int, depths: dict[str, int], bus_bytes: int, host: HostMemory, max_burst: int = 16,
-                 addr_w: int = 32) -> None:
+                 addr_w: int = 32, config: dict[str, int] | None = None) -> None:
         self.P, self.depths, self.bus_bytes = P, depths, bus_bytes
         self.max_burst, self.addr_w = max_burst, addr_w
         self.host = host
         self.state = MachineState.new(P, depths["UB"], depths["WM"], depths["ACC"])
         self.imem = [0] * depths["IMEM"]
         self._by_off = csr.by_offset()
-        self.regs = {r.name: (0 if r.reset == csr.CONFIG else int(r.reset)) for r in csr.registers().values()}
+        # Configuration read-back: `config` (e.g. csr.config_values(...)), else 0.
+        self.regs = {r.name: csr.reset_value(r, config) if config or r.reset != csr.CONFIG else 0
+                     for r in csr.registers().values()}
         self.busy = self.done = self.dma_done = False
         self.err = self.dma_err = self.pc = self.rej = self.dma_rej = self.irq_st = 0
         self.cnt = dict.fromkeys(csr.COUNTERS, 0)

@@ -163,7 +163,7 @@ module tpu_dma
 
   // ---- State -------------------------------------------------------------------------------------
   state_e              state_q;
-  logic                dir_q, stop_q, hung_q;
+  logic                dir_q, stop_q, hung_q, tmo_done_q;
   logic [31:0]         tmo_q;             // consecutive cycles waiting on the slave
   logic [1:0]          sel_q;
   logic [3:0]          wbl_q;             // log2 of the word size in bytes
@@ -335,6 +335,7 @@ module tpu_dma
       err_q     <= '0;
       stop_q    <= 1'b0;
       hung_q    <= 1'b0;
+      tmo_done_q <= 1'b0;
       tmo_q     <= '0;
       ax_next_q <= '0;
       ax_left_q <= '0;
@@ -365,6 +366,8 @@ module tpu_dma
         StDone: state_q <= StIdle;
         default: state_q <= StIdle;
       endcase
+      // The timeout's done pulse comes a cycle later, when err_q holds its code.
+      tmo_done_q <= tmo_fire;
       if (run) begin
         // The first error is the one reported; any error (or an abort) stops new bursts.
         if ((r_hs && r_err) || (b_hs && m_axi_bresp != 2'b00)) begin
@@ -494,7 +497,7 @@ module tpu_dma
 
   // ---- Outputs -----------------------------------------------------------------------------------
   assign busy_o = state_q != StIdle;
-  assign done_o = state_q == StDone || tmo_fire;
+  assign done_o = state_q == StDone || tmo_done_q;
   assign err_o  = err_q;
 
   assign wr_valid_o = word_full_q;

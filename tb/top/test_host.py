@@ -74,7 +74,12 @@ class HostTb(TbBase):
         await self.drv.init()
         d = self.drv.depth
         self.depths = {"IMEM": d["IMEM"], "UB": d["UB"], "WM": d["WM"], "ACC": d["ACC"]}
-        self.m = HostModel(self.P, self.depths, self.drv.bus_bytes, HostMemory(SparseBytes(SPACE)))
+        burst = param(self.dut, "MaxBurst")
+        cfg = csr.config_values(self.P, DATA_W, const("FracW"), ACC_W, {**d, "WMEM": d["WM"]},
+                                8 * self.drv.bus_bytes, burst)
+        assert cfg == self.drv.cfg, "configuration read-back"
+        self.m = HostModel(self.P, self.depths, self.drv.bus_bytes, HostMemory(SparseBytes(SPACE)),
+                           max_burst=burst, config=cfg)
         for name in ("DMA_WIN_BASE_LO", "DMA_WIN_BASE_HI", "DMA_WIN_LIMIT_LO", "DMA_WIN_LIMIT_HI",
                      "IRQ_ENABLE"):
             self.m.regs[name] = await self.drv.csr.rd(name)
@@ -328,7 +333,7 @@ async def host_random(dut) -> None:
     # Defined on-chip memories (they power up undefined): zeros from never-written host memory.
     await copy_all(tb, 0, 0x4000_0000)
     steps = {"run": step_run, "dma": step_host_dma, "regs": step_regs}
-    for i in range(60):
+    for i in range(100):
         if i % 10 == 0:
             await set_window(tb)
         kind = ["run", "dma", "regs"][int(tb.rng.choice(3, p=[0.5, 0.3, 0.2]))]
