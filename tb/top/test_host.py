@@ -27,7 +27,7 @@ from cocotb.triggers import ClockCycles, Combine, FallingEdge, ReadOnly
 from models import csr
 from models.asm import assemble
 from models.fixed_point import ACC_W, DATA_W, matmul_acc, random_codes
-from models.host_model import MASK32, MASK64, HostModel, SparseBytes
+from models.host_model import MASK32, MASK64, HostModel, SparseBytes, bursts
 from models.hw import const
 from models.isa_sim import HostMemory
 from tb.common import runner
@@ -184,9 +184,10 @@ def random_program(tb: HostTb, long: bool) -> tuple[list[str], list[tuple[int, i
         host = target(tb, nbytes)
         hoff = min(int(r.integers(0, 1 << 24)), host) // tb.drv.bus_bytes * tb.drv.bus_bytes
         hoff = hoff if r.random() < 0.7 else 0
-        if host >= (1 << 64) - 8 and r.random() < 0.5:
-            base = ((1 << 64) - 8) & MASK64  # base + hoff passes 2^64: ErrDmaAddr (not a wrap)
-            hoff = 8
+        if host >= (1 << 64) - 8:
+            # Both sides of 2^64: the last word of the 64-bit space, or a base + hoff that passes 2^64
+            # (ErrDmaAddr either way: never a wrap to a low address).
+            base, hoff = (1 << 64) - 8, [0, 8, 8 * int(r.integers(1, 1 << 21))][int(r.integers(0, 3))]
         else:
             base = host - hoff
         lines += [f"SETH {base & MASK32:#x}", f"SETH {base >> 32:#x}, HI"]
@@ -494,6 +495,8 @@ async def abort_random(dut) -> None:
     tb = HostTb(dut)
     await tb.start()
     drv = tb.drv
+    for mem in ("UB", "WM", "ACC"):  # defined contents (memories power up undefined): zeros
+        assert await drv.dma(0, 0x100000, SEL[mem], 0, tb.depths[mem]) == 0
     drv.set_pause(tb.rng, 0.3)
     n = tb.depths["UB"]
     m = min(tb.depths["UB"], tb.depths["ACC"])
@@ -516,12 +519,18 @@ async def abort_random(dut) -> None:
             await drv.csr.wr("IRQ_STATUS", 0x1F)
             await clean_gemm(tb)
         await drv.csr.wr("IRQ_STATUS", 0x1F)
+        seen = len(tb.mon.seen)
         await drv.csr.dma_start(1, 0x20000, SEL["ACC"], 0, tb.depths["ACC"])
-        await ClockCycles(dut.clk_i, int(tb.rng.integers(2, 60)))
+        await ClockCycles(dut.clk_i, int(tb.rng.integers(2, 40)))
         await drv.abort()
         await drv._wait_irq(20_000, "abort of a host transfer")
         st = await drv.csr.status()
         assert st["DMA_DONE"] and st["DMA_ERR_CODE"] == const("DmaErrAbort") and not st["BUSY"], st
+        # No burst after the abort: fewer than the whole transfer's (the first bursts are still owed
+        # their W beats at that point, MaxOutstanding at most are presented ahead).
+        nbytes = tb.depths["ACC"] * tb.P * ACC_W // 8
+        full = len(bursts(0x20000, nbytes, drv.bus_bytes, param(dut, "MaxBurst")))
+        assert len(tb.mon.seen) - seen < full, "the aborted transfer presented every burst"
         await drv.csr.wr("IRQ_STATUS", 0x1F)
         await clean_gemm(tb)
     # ABORT while idle does nothing.
