@@ -354,10 +354,12 @@ module tpu_top #(
         end
         default: state_q <= TIdle;
       endcase
-      // ABORT while something runs: a command not yet taken by the DMA is dropped.
-      if (csr_abort && state_q != TIdle && state_q != TAbort) begin
-        state_q  <= TAbort;
-        cmd_v_q  <= 1'b0;
+      // ABORT while something runs: a command not yet taken by the DMA is dropped. In the cycle the
+      // work ends by itself (its done pulse) the abort comes too late and is ignored: one done per run.
+      if (csr_abort && state_q != TIdle && state_q != TAbort && !csr_done && !csr_dma_done) begin
+        state_q      <= TAbort;
+        cmd_v_q      <= 1'b0;
+        core_start_q <= 1'b0;
         ab_run_q <= state_q != THost;
         ab_pc_q  <= state_q == TRun ? 32'(core_pc) : 32'd0;
       end
