@@ -30,6 +30,11 @@ _MAP: dict[str, tuple[str, str, int | str]] = {
     "DMA_LEN": ("CsrDmaLen", RW, 0),
     "DMA_CFG": ("CsrDmaCfg", RW, 0),
     "PC": ("CsrPc", RO, 0),
+    "DMA_WIN_BASE_LO": ("CsrDmaWinBaseLo", RW, 0),
+    "DMA_WIN_BASE_HI": ("CsrDmaWinBaseHi", RW, 0),
+    "DMA_WIN_LIMIT_LO": ("CsrDmaWinLimitLo", RW, 0),
+    "DMA_WIN_LIMIT_HI": ("CsrDmaWinLimitHi", RW, 0),
+    "DMA_TIMEOUT": ("CsrDmaTimeout", RW, const("DmaTimeoutReset")),
     "VERSION": ("CsrVersion", RO, const("CsrVersionValue")),
     "CFG_ARRAY": ("CsrCfgArray", RO, CONFIG),
     "CFG_IMEM": ("CsrCfgImem", RO, CONFIG),
@@ -57,7 +62,7 @@ COUNTERS = ("CYCLES", "ARRAY_BUSY", "MACS", "WSTALL", "DMA_BYTES", "DMA_STALL")
 # Bit fields: register -> field -> (lsb, width), from the package's bit constants.
 FIELDS: dict[str, dict[str, tuple[int, int]]] = {
     "CTRL": {"START": (const("CtrlStart"), 1), "DMA_START": (const("CtrlDmaStart"), 1),
-             "CNT_CLEAR": (const("CtrlCntClear"), 1)},
+             "CNT_CLEAR": (const("CtrlCntClear"), 1), "ABORT": (const("CtrlAbort"), 1)},
     "STATUS": {"BUSY": (const("StatBusy"), 1), "DONE": (const("StatDone"), 1),
                "ERROR": (const("StatError"), 1), "DMA_BUSY": (const("StatDmaBusy"), 1),
                "DMA_DONE": (const("StatDmaDone"), 1), "DMA_ERROR": (const("StatDmaError"), 1),

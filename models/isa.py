@@ -25,6 +25,10 @@ ERR_OVERLAP = const("ErrOverlap")
 ERR_DMA_ADDR = const("ErrDmaAddr")
 ERR_DMA_SLV = const("ErrDmaSlv")
 ERR_DMA_DEC = const("ErrDmaDec")
+ERR_DMA_WINDOW = const("ErrDmaWindow")
+ERR_DMA_PROTO = const("ErrDmaProto")
+ERR_DMA_TIMEOUT = const("ErrDmaTimeout")
+ERR_ABORT = const("ErrAbort")
 ERROR_NAMES = {
     ERR_NONE: "ErrNone",
     ERR_ILLEGAL: "ErrIllegal",
@@ -36,6 +40,10 @@ ERROR_NAMES = {
     ERR_DMA_ADDR: "ErrDmaAddr",
     ERR_DMA_SLV: "ErrDmaSlv",
     ERR_DMA_DEC: "ErrDmaDec",
+    ERR_DMA_WINDOW: "ErrDmaWindow",
+    ERR_DMA_PROTO: "ErrDmaProto",
+    ERR_DMA_TIMEOUT: "ErrDmaTimeout",
+    ERR_ABORT: "ErrAbort",
 }
 
 IMEM_DEPTH = const("ImemDepth")

@@ -27,6 +27,7 @@ from models.isa import (
     ERR_DMA_ADDR,
     ERR_DMA_DEC,
     ERR_DMA_SLV,
+    ERR_DMA_WINDOW,
     ERR_ILLEGAL,
     ERR_LEN,
     ERR_LOOP,
@@ -57,13 +58,20 @@ class HostMemory:
     The DMA layout (docs/csr.md, "Host memory layout"): on-chip words packed tightly, little endian, each
     element a two's-complement DataW (UB, WMEM) or AccW (ACC) code. Any byte at or past len(data) answers
     DECERR, and a byte inside an `errors` range (start, end exclusive, AXI response 2 or 3) answers that
-    error. A transfer's host address must be a multiple of `bus_bytes` and end within 2**addr_w.
+    error. A transfer's host address must be a multiple of `bus_bytes` and end within 2**addr_w. `window`
+    is the host-configured DMA window (DMA_WIN_BASE, DMA_WIN_LIMIT exclusive; None: the whole space): a
+    program DMA whose bytes are not all inside it ends with ErrDmaWindow and moves nothing.
     """
 
     data: bytearray
     bus_bytes: int = 8
     addr_w: int = 32
     errors: list[tuple[int, int, int]] = field(default_factory=list)
+    window: tuple[int, int] | None = None
+
+    def outside(self, addr: int, n: int) -> bool:
+        """True if bytes addr .. addr+n-1 are not all inside the DMA window."""
+        return self.window is not None and not (self.window[0] <= addr and addr + n <= self.window[1])
 
     @classmethod
     def zeros(cls, size: int, **kwargs) -> HostMemory:
@@ -217,6 +225,8 @@ def _dma(st: MachineState, ins: Instr, host: HostMemory | None) -> None:
     if addr % host.bus_bytes or addr + nbytes > 1 << host.addr_w:
         raise _Fault(ERR_DMA_ADDR, f"host address 0x{addr:x} (+{nbytes} bytes) misaligned to "
                                    f"{host.bus_bytes} bytes or outside the {host.addr_w}-bit address space")
+    if host.outside(addr, nbytes):
+        raise _Fault(ERR_DMA_WINDOW, f"host bytes 0x{addr:x}..+{nbytes} outside the DMA window {host.window}")
     resp = host.response(addr, nbytes)
     if resp:
         code = ERR_DMA_DEC if resp == AXI_DECERR else ERR_DMA_SLV
@@ -369,6 +379,13 @@ def run(
     if result.error != ERR_NONE:
         raise IsaError(result.error, result.pc, result.message)
     return result
+
+
+def run_result(program: Sequence[int], state: MachineState | None = None, P: int | None = None, *,
+               imem_depth: int = IMEM_DEPTH, trace: bool = False, host: HostMemory | None = None,
+               max_steps: int | None = None) -> RunResult:
+    """Like `run` but never raises for a core error: the RunResult (error, pc, and the trace if asked)."""
+    return _run(program, state, P, imem_depth, max_steps, None, None, trace, host)
 
 
 def run_status(

@@ -18,6 +18,10 @@
 //   prog_base_o        PROG_BASE_HI:LO, the program's host byte address
 //   prog_len_o         PROG_LEN, the program length in instructions
 //   irq_o              level interrupt: |(IRQ_STATUS & IRQ_ENABLE)
+//   abort_o            one-cycle pulse: the host wrote CTRL.ABORT (a START / DMA_START in the same
+//                      write is rejected)
+//   win_base_o, win_limit_o  DMA_WIN_BASE / DMA_WIN_LIMIT (reset 0, 0: the window is closed)
+//   dma_timeout_o      DMA_TIMEOUT, bus timeout in cycles (0 = off)
 // DMA side (connects to tpu_dma's command/status ports):
 //   dma_cmd_valid_o    raised by an accepted CTRL.DMA_START, held until dma_cmd_ready_i; the command
 //   dma_cmd_*_o        fields are the DMA_* registers (the host must not rewrite them before the
@@ -73,6 +77,10 @@ module tpu_csr
   output logic [63:0]         prog_base_o,
   output logic [31:0]         prog_len_o,
   output logic                irq_o,
+  output logic                abort_o,
+  output logic [63:0]         win_base_o,
+  output logic [63:0]         win_limit_o,
+  output logic [31:0]         dma_timeout_o,
 
   output logic                dma_cmd_valid_o,
   input  logic                dma_cmd_ready_i,
@@ -130,6 +138,7 @@ module tpu_csr
   logic [IrqW-1:0] irq_en_q, irq_st_q;
   logic [31:0]     prog_lo_q, prog_hi_q, prog_len_q;
   logic [31:0]     dma_lo_q, dma_hi_q, dma_mem_q, dma_len_q;
+  logic [31:0]     win_blo_q, win_bhi_q, win_llo_q, win_lhi_q, tmo_q;
   logic            dma_dir_q;
   logic [1:0]      dma_sel_q;
   logic [63:0]     cnt_q [NumCnt];
@@ -139,7 +148,7 @@ module tpu_csr
   logic [31:0] wmask, wbits;
   logic [5:0]  wword, rword;
   logic        w_mapped, w_writable;
-  logic        start_req, dma_start_req, clear_req, start_ok, dma_start_ok;
+  logic        start_req, dma_start_req, clear_req, abort_req, start_ok, dma_start_ok;
   logic        start_rej, dma_start_rej;
 
   assign wmask = {{8{w_strb_q[3]}}, {8{w_strb_q[2]}}, {8{w_strb_q[1]}}, {8{w_strb_q[0]}}};
@@ -153,7 +162,8 @@ module tpu_csr
     case (int'(off))
       CsrCtrl, CsrStatus, CsrRejects, CsrIrqEnable, CsrIrqStatus, CsrProgBaseLo, CsrProgBaseHi,
       CsrProgLen, CsrDmaHostLo, CsrDmaHostHi, CsrDmaMemAddr, CsrDmaLen, CsrDmaCfg, CsrPc, CsrVersion,
-      CsrCfgArray, CsrCfgImem, CsrCfgUb, CsrCfgWmem, CsrCfgAcc, CsrCfgDma: is_mapped = 1'b1;
+      CsrCfgArray, CsrCfgImem, CsrCfgUb, CsrCfgWmem, CsrCfgAcc, CsrCfgDma, CsrDmaWinBaseLo,
+      CsrDmaWinBaseHi, CsrDmaWinLimitLo, CsrDmaWinLimitHi, CsrDmaTimeout: is_mapped = 1'b1;
       default: is_mapped = int'(off) >= CsrCycLo && int'(off) <= CsrDmaStallHi;
     endcase
   endfunction
@@ -163,7 +173,8 @@ module tpu_csr
     off = {word, 2'b00};
     case (int'(off))
       CsrCtrl, CsrIrqEnable, CsrIrqStatus, CsrProgBaseLo, CsrProgBaseHi, CsrProgLen, CsrDmaHostLo,
-      CsrDmaHostHi, CsrDmaMemAddr, CsrDmaLen, CsrDmaCfg: is_writable = 1'b1;
+      CsrDmaHostHi, CsrDmaMemAddr, CsrDmaLen, CsrDmaCfg, CsrDmaWinBaseLo, CsrDmaWinBaseHi,
+      CsrDmaWinLimitLo, CsrDmaWinLimitHi, CsrDmaTimeout: is_writable = 1'b1;
       default: is_writable = 1'b0;
     endcase
   endfunction
@@ -178,10 +189,12 @@ module tpu_csr
   assign start_req     = wr_hit(wr_en, wword, CsrCtrl) && wbits[CtrlStart];
   assign dma_start_req = wr_hit(wr_en, wword, CsrCtrl) && wbits[CtrlDmaStart];
   assign clear_req     = wr_hit(wr_en, wword, CsrCtrl) && wbits[CtrlCntClear];
-  assign start_ok      = start_req && !(run_q || busy_i);
-  assign start_rej     = start_req && (run_q || busy_i);
-  assign dma_start_ok  = dma_start_req && !(dma_run_q || dma_busy_i);
-  assign dma_start_rej = dma_start_req && (dma_run_q || dma_busy_i);
+  assign abort_req     = wr_hit(wr_en, wword, CsrCtrl) && wbits[CtrlAbort];
+  // A start written together with ABORT is rejected: the write's intent is to stop, not to start.
+  assign start_ok      = start_req && !(run_q || busy_i || abort_req);
+  assign start_rej     = start_req && (run_q || busy_i || abort_req);
+  assign dma_start_ok  = dma_start_req && !(dma_run_q || dma_busy_i || abort_req);
+  assign dma_start_rej = dma_start_req && (dma_run_q || dma_busy_i || abort_req);
 
   function automatic logic [31:0] merge(input logic [31:0] old, input logic [31:0] data,
                                         input logic [31:0] mask);
@@ -252,6 +265,11 @@ module tpu_csr
         CsrDmaLen:     rdata = dma_len_q;
         CsrDmaCfg:     rdata = {26'd0, dma_sel_q, 3'd0, dma_dir_q};
         CsrPc:         rdata = pc_q;
+        CsrDmaWinBaseLo:  rdata = win_blo_q;
+        CsrDmaWinBaseHi:  rdata = win_bhi_q;
+        CsrDmaWinLimitLo: rdata = win_llo_q;
+        CsrDmaWinLimitHi: rdata = win_lhi_q;
+        CsrDmaTimeout:    rdata = tmo_q;
         CsrVersion:    rdata = 32'(CsrVersionValue);
         CsrCfgArray:   rdata = {8'(CfgAccW), 8'(CfgFracW), 8'(CfgDataW), 8'(P)};
         CsrCfgImem:    rdata = 32'(CfgImemDepth);
@@ -328,6 +346,11 @@ module tpu_csr
       dma_len_q       <= '0;
       dma_dir_q       <= 1'b0;
       dma_sel_q       <= '0;
+      win_blo_q       <= '0;
+      win_bhi_q       <= '0;
+      win_llo_q       <= '0;
+      win_lhi_q       <= '0;
+      tmo_q           <= 32'(DmaTimeoutReset);
     end else begin
       // Core run state: a start clears the previous outcome, done records the new one.
       if (start_ok) begin
@@ -374,6 +397,11 @@ module tpu_csr
       if (wr_hit(wr_en, wword, CsrDmaHostHi)) dma_hi_q <= merge(dma_hi_q, w_data_q, wmask);
       if (wr_hit(wr_en, wword, CsrDmaMemAddr)) dma_mem_q <= merge(dma_mem_q, w_data_q, wmask);
       if (wr_hit(wr_en, wword, CsrDmaLen)) dma_len_q <= merge(dma_len_q, w_data_q, wmask);
+      if (wr_hit(wr_en, wword, CsrDmaWinBaseLo)) win_blo_q <= merge(win_blo_q, w_data_q, wmask);
+      if (wr_hit(wr_en, wword, CsrDmaWinBaseHi)) win_bhi_q <= merge(win_bhi_q, w_data_q, wmask);
+      if (wr_hit(wr_en, wword, CsrDmaWinLimitLo)) win_llo_q <= merge(win_llo_q, w_data_q, wmask);
+      if (wr_hit(wr_en, wword, CsrDmaWinLimitHi)) win_lhi_q <= merge(win_lhi_q, w_data_q, wmask);
+      if (wr_hit(wr_en, wword, CsrDmaTimeout)) tmo_q <= merge(tmo_q, w_data_q, wmask);
       if (wr_hit(wr_en, wword, CsrDmaCfg) && w_strb_q[0]) begin
         dma_dir_q <= w_data_q[0];
         dma_sel_q <= w_data_q[5:4];
@@ -402,6 +430,10 @@ module tpu_csr
   end
 
   assign start_o             = start_ok;
+  assign abort_o             = abort_req;
+  assign win_base_o          = {win_bhi_q, win_blo_q};
+  assign win_limit_o         = {win_lhi_q, win_llo_q};
+  assign dma_timeout_o       = tmo_q;
   assign prog_base_o         = {prog_hi_q, prog_lo_q};
   assign prog_len_o          = prog_len_q;
   assign irq_o               = |(irq_st_q & irq_en_q);

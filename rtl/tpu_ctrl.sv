@@ -19,7 +19,8 @@
 //   act_o .. bgrad_addr_o : the SETV and SETBG registers
 //   wstall_o        : this cycle a MATMUL with SWAP waits only for its LDW (performance counter)
 //   dma_req_o       : one-cycle pulse: a DMA instruction issues; dma_out_o, dma_sel_o (MemSel*),
-//   dma_addr_o, dma_len_o (on-chip words) and dma_host_o (SETH base + offset) describe it
+//   dma_addr_o, dma_len_o (on-chip words) and dma_host_o (SETH base + offset, all ones if the sum
+//   passes 2^64) describe it
 //   dma_active_o    : a DMA instruction is outstanding (from its issue to dma_done_i)
 //   dma_done_i, dma_err_i : the outstanding DMA ended, with a tpu_pkg::DmaErr* code
 //
@@ -260,6 +261,9 @@ module tpu_ctrl #(
     case (int'(dma_err_i))
       DmaErrSlv: dma_code = ErrW'(ErrDmaSlv);
       DmaErrDec: dma_code = ErrW'(ErrDmaDec);
+      DmaErrWindow:  dma_code = ErrW'(ErrDmaWindow);
+      DmaErrProto:   dma_code = ErrW'(ErrDmaProto);
+      DmaErrTimeout: dma_code = ErrW'(ErrDmaTimeout);
       default:   dma_code = ErrW'(ErrDmaAddr);  // align, range (the length was checked in decode)
     endcase
   end
@@ -427,7 +431,11 @@ module tpu_ctrl #(
   assign dma_sel_o    = dma_sel;
   assign dma_addr_o   = ins[InstrALsb +: InstrAW];
   assign dma_len_o    = ins[InstrBLsb +: InstrBW];
-  assign dma_host_o   = seth_q + 64'(ins[DmaHoffLsb +: DmaHoffW]);
+  // A base + offset past 2^64 saturates to all ones (misaligned and outside every address space), so
+  // it ends in ErrDmaAddr as docs/isa.md says instead of wrapping to a low address.
+  logic [64:0] dma_host_sum;
+  assign dma_host_sum = 65'(seth_q) + 65'(ins[DmaHoffLsb +: DmaHoffW]);
+  assign dma_host_o   = dma_host_sum[64] ? '1 : dma_host_sum[63:0];
   assign dma_active_o = dma_q;
 
 endmodule

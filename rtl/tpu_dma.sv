@@ -6,11 +6,25 @@
 //   cmd_sel_i        on-chip memory: MemSelImem / MemSelUb / MemSelWm / MemSelAcc
 //   cmd_mem_addr_i   first on-chip word address
 //   cmd_len_i        number of on-chip words (> 0)
+//   cmd_win_i        check the host range against the DMA window [win_base_i, win_limit_i) (byte
+//                    addresses, limit exclusive): outside -> DmaErrWindow with no bus activity
+// Control (levels, sampled every cycle):
+//   timeout_i        bus timeout in cycles, 0 = off: a transfer that waits that many consecutive cycles
+//                    on the slave (a presented AR/AW/W not accepted, or a response owed and not offered)
+//                    ends with DmaErrTimeout (see "hung" below)
+//   abort_i          stop the running transfer: no new bursts, the bursts in flight drain as after a bus
+//                    error, then done_o with DmaErrAbort (unless an error came first)
 // Status: busy_o from acceptance to done; done_o one-cycle pulse at the end of every accepted command
 //   (also a rejected one); err_o (DmaErr*) valid with done_o and held until the next command.
 //   Command errors (DmaErrLen, DmaErrAlign, DmaErrRange) end the command with no bus activity. A SLVERR
 //   or DECERR response stops the transfer cleanly: no new bursts, the bursts in flight complete (read
-//   data discarded, write bursts finished with WSTRB = 0 beats), then done_o with the error.
+//   data discarded, write bursts finished with WSTRB = 0 beats), then done_o with the error. An R beat
+//   whose RLAST disagrees with the burst's ARLEN (early, late or missing RLAST; or a beat with no burst
+//   outstanding) is discarded and stops the transfer the same way with DmaErrProto; the bursts are
+//   counted by the slave's RLASTs, so the drain follows the slave. A timeout pulses done_o at once with
+//   DmaErrTimeout (or the first error) while the DMA keeps every AXI obligation in the background
+//   (presented address held, owed R beats and B responses accepted, presented write bursts finished
+//   with WSTRB = 0): busy_o stays high until the bus owes nothing, and no command is accepted before.
 // Host layout: words are packed tightly, little endian: on-chip word i of the transfer occupies host
 //   bytes [addr + i*WB, addr + (i+1)*WB), WB = (word width of the selected memory) / 8. Word widths
 //   must be powers of two of at least 8 bits; the last beat of a transfer may be partial (writes
@@ -54,6 +68,11 @@ module tpu_dma
   input  logic [1:0]          cmd_sel_i,
   input  logic [MemAddrW-1:0] cmd_mem_addr_i,
   input  logic [LenW-1:0]     cmd_len_i,
+  input  logic                cmd_win_i,
+  input  logic [63:0]         win_base_i,
+  input  logic [63:0]         win_limit_i,
+  input  logic [31:0]         timeout_i,
+  input  logic                abort_i,
   output logic                busy_o,
   output logic                done_o,
   output logic [7:0]          err_o,
@@ -195,7 +214,8 @@ module tpu_dma
 
   // ---- State -------------------------------------------------------------------------------------
   state_e              state_q;
-  logic                dir_q, stop_q;
+  logic                dir_q, stop_q, hung_q, tmo_done_q;
+  logic [31:0]         tmo_q;             // consecutive cycles waiting on the slave
   logic [1:0]          sel_q;
   logic [3:0]          wbl_q;             // log2 of the word size in bytes
   logic [7:0]          err_q;
@@ -225,6 +245,8 @@ module tpu_dma
   logic [LfPtrW-1:0]   lf_wp_q, lf_rp_q;
   logic [OutW-1:0]     lf_cnt_q;
   logic [7:0]          wbeat_q;
+  logic                lf_have;
+  assign lf_have = lf_cnt_q != '0;
 
   logic run, rd_dir, wr_dir;
   assign run    = state_q == StRun;
@@ -247,8 +269,12 @@ module tpu_dma
   assign cmd_end     = (AddrW + TotW + 1)'(cmd_host_addr_i) + (AddrW + TotW + 1)'(cmd_bytes);
   assign cmd_mem_end = 33'(cmd_mem_addr_i) + 33'(cmd_len_i);
 
-  logic cmd_misaligned;
+  logic cmd_misaligned, cmd_outside;
+  logic [64:0] cmd_host65;
   assign cmd_misaligned = cmd_host_addr_i[BusLog2-1:0] != '0;
+  assign cmd_host65     = 65'(cmd_host_addr_i);
+  assign cmd_outside    = cmd_win_i && (cmd_host65 < 65'(win_base_i)
+                                        || cmd_host65 + 65'(cmd_bytes) > 65'(win_limit_i));
 
   always_comb begin
     cmd_err = 8'(DmaErrNone);
@@ -256,7 +282,7 @@ module tpu_dma
     else if (cmd_misaligned) cmd_err = 8'(DmaErrAlign);
     else if (cmd_mem_end > depth(cmd_sel_i) || cmd_end > ((AddrW + TotW + 1)'(1) << AddrW)) begin
       cmd_err = 8'(DmaErrRange);
-    end
+    end else if (cmd_outside) cmd_err = 8'(DmaErrWindow);
   end
 
   // ---- Chunks: min(word, beat) bytes move per step (both powers of two, so they tile evenly) ----
@@ -288,7 +314,7 @@ module tpu_dma
                    && outst_q < OutW'(MaxOutstanding);
 
   // ---- Host -> chip: R beats into words ----------------------------------------------------------
-  logic          r_hs, r_err, r_drain, can_take, last_in_word, final_chunk, beat_done, consume;
+  logic          r_hs, r_err, r_proto, r_drain, can_take, last_in_word, final_chunk, beat_done, consume;
   logic          wr_hs;
   // Chunks are shifted at the wider of bus and word: the bits above the narrower one stay zero.
   /* verilator lint_off UNUSEDSIGNAL */
@@ -296,7 +322,9 @@ module tpu_dma
   /* verilator lint_on UNUSEDSIGNAL */
 
   assign r_err        = m_axi_rresp != 2'b00;
-  assign r_drain      = stop_q || r_err || wleft_q == '0;
+  // lf_q / wbeat_q track the presented bursts' lengths for reads too: RLAST must match ARLEN.
+  assign r_proto      = !lf_have || (m_axi_rlast != (wbeat_q == lf_q[lf_rp_q]));
+  assign r_drain      = stop_q || r_err || r_proto || wleft_q == '0;
   assign can_take     = !word_full_q || wr_ready_i;
   assign last_in_word = {1'b0, fill_q} + csize == wsize;
   assign final_chunk  = last_in_word && wleft_q == LenW'(1);
@@ -308,13 +336,12 @@ module tpu_dma
   assign r_chunk      = ((XW'(m_axi_rdata) >> {lane_q, 3'b000}) & cmask) << {fill_q, 3'b000};
 
   // ---- Chip -> host: words into W beats ----------------------------------------------------------
-  logic          rq_hs, pop, place, pk_last_in_word, pk_final, pk_beat_done, w_hs, b_hs, lf_have;
+  logic          rq_hs, pop, place, pk_last_in_word, pk_final, pk_beat_done, w_hs, b_hs;
   logic [MemWordW-1:0] rsp_head;
 
   assign rd_req_valid_o  = wr_dir && !stop_q && rq_left_q != '0 && inflight_q < 3'(RspDepth);
   assign rq_hs           = rd_req_valid_o && rd_req_ready_i;
   assign rsp_head        = rsp_q[rsp_rp_q];
-  assign lf_have         = lf_cnt_q != '0;
   assign w_hs            = m_axi_wvalid && m_axi_wready;
   assign pk_last_in_word = {1'b0, wlane_q} + csize == wsize;
   assign pk_final        = pk_last_in_word && pk_left_q == LenW'(1);
@@ -332,9 +359,18 @@ module tpu_dma
   assign m_axi_wlast   = wbeat_q == lf_q[lf_rp_q];
   assign m_axi_bready  = wr_dir;
 
+  // ---- Timeout: consecutive cycles in which the transfer waits on the slave ------------------------
+  logic bus_wait, bus_move, tmo_fire;
+  assign bus_wait = (axv_q || m_axi_wvalid || (rd_dir && outst_q != '0 && !m_axi_rvalid)
+                     || (wr_dir && outst_q != '0 && !lf_have && !m_axi_bvalid));
+  assign bus_move = ax_hs || r_hs || w_hs || b_hs;
+  assign tmo_fire = run && !hung_q && timeout_i != '0 && bus_wait && !bus_move
+                    && tmo_q >= timeout_i - 32'd1;
+
   // ---- Completion --------------------------------------------------------------------------------
-  logic rd_end, wr_end, ax_cmp;
-  assign ax_cmp = (r_hs && m_axi_rlast) || b_hs;
+  logic rd_end, wr_end, ax_cmp, r_last;
+  assign r_last = r_hs && m_axi_rlast && lf_have;  // a burst ends (as the slave counts it)
+  assign ax_cmp = r_last || (b_hs && outst_q != '0);
   assign rd_end = rd_dir && outst_q == '0 && !word_full_q
                   && (stop_q || (ax_left_q == '0 && wleft_q == '0));
   assign wr_end = wr_dir && outst_q == '0 && inflight_q == '0
@@ -349,6 +385,9 @@ module tpu_dma
       wbl_q     <= '0;
       err_q     <= '0;
       stop_q    <= 1'b0;
+      hung_q    <= 1'b0;
+      tmo_done_q <= 1'b0;
+      tmo_q     <= '0;
       ax_next_q <= '0;
       ax_left_q <= '0;
       axv_q     <= 1'b0;
@@ -364,26 +403,42 @@ module tpu_dma
             wbl_q     <= cmd_wbl;
             err_q     <= cmd_err;
             stop_q    <= 1'b0;
+            hung_q    <= 1'b0;
+            tmo_q     <= '0;
             ax_next_q <= cmd_host_addr_i;
             ax_left_q <= cmd_beats;
             state_q   <= cmd_err == 8'(DmaErrNone) ? StRun : StDone;
           end
         end
         StRun: begin
-          if (ax_done) state_q <= StDone;
+          // After a timeout the done pulse has been given: the drain ends straight in idle.
+          if (ax_done) state_q <= hung_q ? StIdle : StDone;
         end
         StDone: state_q <= StIdle;
         default: state_q <= StIdle;
       endcase
+      // The timeout's done pulse comes a cycle later, when err_q holds its code.
+      tmo_done_q <= tmo_fire;
       if (run) begin
-        // The first bus error is the one reported; any error stops new bursts.
+        // The first error is the one reported; any error (or an abort) stops new bursts.
         if ((r_hs && r_err) || (b_hs && m_axi_bresp != 2'b00)) begin
           stop_q <= 1'b1;
           if (err_q == 8'(DmaErrNone)) begin
             err_q <= ((r_hs && r_err) ? m_axi_rresp : m_axi_bresp) == 2'b11 ? 8'(DmaErrDec)
                                                                                : 8'(DmaErrSlv);
           end
+        end else if (r_hs && r_proto) begin
+          stop_q <= 1'b1;
+          if (err_q == 8'(DmaErrNone)) err_q <= 8'(DmaErrProto);
+        end else if (tmo_fire) begin
+          stop_q <= 1'b1;
+          if (err_q == 8'(DmaErrNone)) err_q <= 8'(DmaErrTimeout);
+        end else if (abort_i) begin
+          stop_q <= 1'b1;
+          if (err_q == 8'(DmaErrNone)) err_q <= 8'(DmaErrAbort);
         end
+        if (tmo_fire) hung_q <= 1'b1;
+        tmo_q <= (!bus_wait || bus_move) ? '0 : tmo_q + 32'(!hung_q);
         if (ax_load) begin
           axv_q     <= 1'b1;
           ax_addr_q <= ax_next_q;
@@ -478,21 +533,22 @@ module tpu_dma
       end
       if (place && pk_beat_done) beat_full_q <= 1'b1;
       else if (w_hs) beat_full_q <= 1'b0;
-      if (wr_dir && ax_load) begin
+      if (ax_load) begin
         lf_q[lf_wp_q] <= 8'(burst - TotW'(1));
         lf_wp_q       <= lf_wp_q == LfPtrW'(MaxOutstanding - 1) ? '0 : lf_wp_q + LfPtrW'(1);
       end
-      if (w_hs && m_axi_wlast) begin
+      if ((w_hs && m_axi_wlast) || r_last) begin
         lf_rp_q <= lf_rp_q == LfPtrW'(MaxOutstanding - 1) ? '0 : lf_rp_q + LfPtrW'(1);
       end
-      lf_cnt_q <= lf_cnt_q + OutW'(wr_dir && ax_load) - OutW'(w_hs && m_axi_wlast);
+      lf_cnt_q <= lf_cnt_q + OutW'(ax_load) - OutW'((w_hs && m_axi_wlast) || r_last);
       if (w_hs) wbeat_q <= m_axi_wlast ? '0 : wbeat_q + 8'd1;
+      else if (r_hs && lf_have) wbeat_q <= m_axi_rlast ? '0 : wbeat_q + 8'd1;
     end
   end
 
   // ---- Outputs -----------------------------------------------------------------------------------
   assign busy_o = state_q != StIdle;
-  assign done_o = state_q == StDone;
+  assign done_o = state_q == StDone || tmo_done_q;
   assign err_o  = err_q;
 
   assign wr_valid_o = word_full_q;

@@ -107,6 +107,10 @@ package tpu_pkg;
   localparam int ErrDmaAddr = 7;   // DMA host address misaligned to the bus or outside the address space
   localparam int ErrDmaSlv = 8;    // DMA (or the program fetch) got a SLVERR response
   localparam int ErrDmaDec = 9;    // DMA (or the program fetch) got a DECERR response
+  localparam int ErrDmaWindow = 10; // DMA (or the program fetch): host range outside the DMA window
+  localparam int ErrDmaProto = 11;  // DMA (or the program fetch): RLAST early, late or missing
+  localparam int ErrDmaTimeout = 12; // DMA (or the program fetch): the bus stopped answering (DMA_TIMEOUT)
+  localparam int ErrAbort = 13;     // the run was stopped by CTRL.ABORT
   // Memory depths (defaults of the core's parameters), in words
   localparam int ImemDepth = 1024;  // instructions
   localparam int UbDepth = 4096;    // P x DataW words: activations, targets, biases
@@ -120,7 +124,7 @@ package tpu_pkg;
   // Waiver: only tpu_csr / tpu_dma (and the top) use these; every other module would report them unused.
   /* verilator lint_off UNUSEDPARAM */
   localparam int CsrAddrW = 8;          // byte address bits of the CSR space (64 registers)
-  localparam int CsrVersionValue = 65536; // VERSION register: major << 16 | minor << 8 | patch (1.0.0)
+  localparam int CsrVersionValue = 65792; // VERSION register: major << 16 | minor << 8 | patch (1.1.0)
   localparam int CsrCtrl = 0;           // WO: [0] START, [1] DMA_START, [2] CNT_CLEAR (reads 0)
   localparam int CsrStatus = 4;         // RO: core and DMA busy/done/error and error codes
   localparam int CsrRejects = 8;        // RO: [15:0] core starts rejected, [31:16] DMA starts rejected
@@ -135,6 +139,12 @@ package tpu_pkg;
   localparam int CsrDmaLen = 44;        // RW: DMA length in on-chip words
   localparam int CsrDmaCfg = 48;        // RW: [0] DIR (1: chip->host), [5:4] memory select
   localparam int CsrPc = 52;            // RO: PC of the last run's HALT or failing instruction
+  localparam int CsrDmaWinBaseLo = 96;  // RW: DMA window first host byte address [31:0]
+  localparam int CsrDmaWinBaseHi = 100; // RW: DMA window first host byte address [63:32]
+  localparam int CsrDmaWinLimitLo = 104; // RW: DMA window end (exclusive) host byte address [31:0]
+  localparam int CsrDmaWinLimitHi = 108; // RW: DMA window end (exclusive) host byte address [63:32]
+  localparam int CsrDmaTimeout = 112;   // RW: DMA bus timeout in cycles (0 = off)
+  localparam int DmaTimeoutReset = 65536; // reset value of DMA_TIMEOUT
   localparam int CsrVersion = 64;       // RO: CsrVersionValue
   localparam int CsrCfgArray = 68;      // RO: [7:0] P, [15:8] DataW, [23:16] FracW, [31:24] AccW
   localparam int CsrCfgImem = 72;       // RO: IMEM depth in words
@@ -158,6 +168,7 @@ package tpu_pkg;
   localparam int CtrlStart = 0;         // start the core (rejected while busy)
   localparam int CtrlDmaStart = 1;      // start a DMA transfer from the DMA_* registers (rejected while busy)
   localparam int CtrlCntClear = 2;      // clear every performance counter
+  localparam int CtrlAbort = 3;         // stop the running program or host transfer (ErrAbort / DmaErrAbort)
   // STATUS bits / fields
   localparam int StatBusy = 0;          // core busy
   localparam int StatDone = 1;          // core finished since the last accepted start
@@ -187,6 +198,10 @@ package tpu_pkg;
   localparam int DmaErrLen = 3;         // zero length
   localparam int DmaErrSlv = 4;         // the bus answered SLVERR
   localparam int DmaErrDec = 5;         // the bus answered DECERR
+  localparam int DmaErrWindow = 6;      // host range outside the DMA window (fetch and program DMAs)
+  localparam int DmaErrProto = 7;       // an R beat's RLAST disagrees with its burst's ARLEN
+  localparam int DmaErrTimeout = 8;     // the slave did not answer within DMA_TIMEOUT cycles
+  localparam int DmaErrAbort = 9;       // stopped by CTRL.ABORT
   /* verilator lint_on UNUSEDPARAM */
 
   // ---- Core (docs/core.md; owner: core engineer) ----------------------------------------------

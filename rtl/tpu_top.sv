@@ -15,7 +15,14 @@
 //   * running core  : its DMA instructions use the DMA; the words move through the core's host port.
 //   * CTRL.DMA_START: a host-side transfer from the DMA_* registers, only while the core is idle.
 //   While any of them runs, both START and DMA_START are rejected (REJECTS, IRQ REJECT), and
-//   STATUS.BUSY and STATUS.DMA_BUSY are both set.
+//   STATUS.BUSY and STATUS.DMA_BUSY are both set. A DMA_START in the same write as an accepted START
+//   is rejected too (the run owns the DMA). BUSY also stays set while the DMA still owes the bus after
+//   a timeout (tpu_dma drains in the background).
+//   * CTRL.ABORT    : while something runs: the DMA stops and drains its bursts legally (DmaErrAbort),
+//                     then the core gets a one-cycle soft reset (memories keep their contents) and the
+//                     run ends with ErrAbort (a host transfer with DmaErrAbort). No effect while idle.
+// DMA window: the fetch and the program's DMAs are checked against DMA_WIN_BASE/LIMIT (DmaErrWindow,
+// ErrDmaWindow, no bus activity); host DMA_START transfers are not (the host owns the window).
 // Width checks: a command whose host address needs more than AddrW bits, or whose on-chip address or
 // length needs more than 16 bits, ends with DmaErrRange and no bus activity (never truncated).
 module tpu_top #(
@@ -111,10 +118,12 @@ module tpu_top #(
   end
 
   // Plain constants: Icarus 11 mis-evaluates this module's state register when it is an enum.
-  localparam logic [1:0] TIdle = 2'd0, TFetch = 2'd1, TRun = 2'd2, THost = 2'd3;
+  localparam logic [2:0] TIdle = 3'd0, TFetch = 3'd1, TRun = 3'd2, THost = 3'd3, TAbort = 3'd4;
 
   // ---- CSR block ----------------------------------------------------------------------------------
-  logic        csr_start, csr_done, csr_irq;
+  logic        csr_start, csr_done, csr_irq, csr_abort;
+  logic [63:0] win_base, win_limit;
+  logic [31:0] dma_timeout;
   logic [7:0]  csr_err;
   logic [63:0] prog_base;
   logic [31:0] prog_len;
@@ -127,8 +136,9 @@ module tpu_top #(
   logic        ev_row, ev_wstall, dma_stall;
   logic [15:0] dma_bytes;
   // Declared here because the CSR block reads them (the PC of the last run, while it runs).
-  logic [1:0]        state_q;
+  logic [2:0]        state_q;
   logic [ImemAw-1:0] core_pc;
+  logic [31:0]       csr_pc;
 
   tpu_csr #(
     .P(P), .CfgDataW(DataW), .CfgFracW(FracW), .CfgAccW(AccW), .CfgImemDepth(ImemDepth),
@@ -144,10 +154,14 @@ module tpu_top #(
     .busy_i              (busy),
     .done_i              (csr_done),
     .err_i               (csr_err),
-    .pc_i                (state_q == TRun ? 32'(core_pc) : 32'd0),
+    .pc_i                (csr_pc),
     .prog_base_o         (prog_base),
     .prog_len_o          (prog_len),
     .irq_o               (csr_irq),
+    .abort_o             (csr_abort),
+    .win_base_o          (win_base),
+    .win_limit_o         (win_limit),
+    .dma_timeout_o       (dma_timeout),
     .dma_cmd_valid_o     (csr_dma_valid),
     .dma_cmd_ready_i     (csr_dma_ready),
     .dma_cmd_dir_o       (csr_dma_dir),
@@ -155,7 +169,7 @@ module tpu_top #(
     .dma_cmd_sel_o       (csr_dma_sel),
     .dma_cmd_mem_addr_o  (csr_dma_mem),
     .dma_cmd_len_o       (csr_dma_len),
-    .dma_busy_i          (busy),
+    .dma_busy_i          (busy || csr_start),
     .dma_done_i          (csr_dma_done),
     .dma_err_i           (csr_dma_err),
     .perf_array_busy_i   (ev_row),
@@ -184,11 +198,16 @@ module tpu_top #(
   logic [PerfCntW-1:0]     pc_cycles, pc_rows, pc_macs, pc_wstall;
   /* verilator lint_on UNUSEDSIGNAL */
 
+  // Soft reset of the core after an abort: a flop, so the reset is glitch-free; asserted for one cycle
+  // once the DMA is idle (the core's host port must answer every request the DMA made before).
+  logic core_srst_q, core_rst_n;
+  assign core_rst_n = rst_ni && !core_srst_q;
+
   tpu_core #(
     .P(P), .DataW(DataW), .FracW(FracW), .AccW(AccW), .ImemDepth(ImemDepth), .UbDepth(UbDepth),
     .WmDepth(WmDepth), .AccDepth(AccDepth)
   ) u_core (
-    .clk_i, .rst_ni,
+    .clk_i, .rst_ni(core_rst_n),
     .start_i           (core_start_q),
     .pc_start_i        (ImemAw'(0)),
     .busy_o            (core_busy),
@@ -226,7 +245,9 @@ module tpu_top #(
   assign unused_core = ^{core_busy, hrsp_err};
 
   // ---- DMA command front end: one command register shared by the fetch, the CSRs and the core -------
-  logic            cmd_v_q, cmd_dir_q, bad_q, cmd_bad, dma_ready, dma_done, dma_busy;
+  logic            cmd_v_q, cmd_dir_q, cmd_win_q, bad_q, cmd_bad, dma_ready, dma_done, dma_busy;
+  logic            ab_run_q, ab_end;
+  logic [31:0]     ab_pc_q;
   logic [63:0]     cmd_host_q;
   logic [1:0]      cmd_sel_q;
   logic [31:0]     cmd_mem_q, cmd_len_q;
@@ -245,17 +266,24 @@ module tpu_top #(
       DmaErrLen:  fetch_err = ErrW'(ErrLen);
       DmaErrSlv:  fetch_err = ErrW'(ErrDmaSlv);
       DmaErrDec:  fetch_err = ErrW'(ErrDmaDec);
+      DmaErrWindow:  fetch_err = ErrW'(ErrDmaWindow);
+      DmaErrProto:   fetch_err = ErrW'(ErrDmaProto);
+      DmaErrTimeout: fetch_err = ErrW'(ErrDmaTimeout);
       default:    fetch_err = ErrW'(ErrDmaAddr);
     endcase
   end
 
-  assign busy          = state_q != TIdle;
-  assign csr_dma_ready = state_q == TIdle && !csr_start;
+  // An abort ends once the DMA has drained (bad_q: a refused command's one-cycle end, also drained).
+  assign ab_end        = state_q == TAbort && !dma_busy && !bad_q;
+  assign busy          = state_q != TIdle || dma_busy;
+  assign csr_dma_ready = state_q == TIdle && !csr_start && !dma_busy;
   assign csr_done      = (state_q == TFetch && fe_done && fe_err != 8'(DmaErrNone))
-                         || (state_q == TRun && core_done);
-  assign csr_err       = state_q == TFetch ? 8'(fetch_err) : 8'(core_err);
-  assign csr_dma_done  = state_q == THost && fe_done;
-  assign csr_dma_err   = fe_err;
+                         || (state_q == TRun && core_done) || (ab_end && ab_run_q);
+  assign csr_err       = state_q == TFetch ? 8'(fetch_err)
+                       : (state_q == TAbort ? 8'(ErrAbort) : 8'(core_err));
+  assign csr_dma_done  = (state_q == THost && fe_done) || (ab_end && !ab_run_q);
+  assign csr_dma_err   = state_q == TAbort ? 8'(DmaErrAbort) : fe_err;
+  assign csr_pc        = state_q == TRun ? 32'(core_pc) : (state_q == TAbort ? ab_pc_q : 32'd0);
 
   always_ff @(posedge clk_i or negedge rst_ni) begin
     if (!rst_ni) begin
@@ -264,6 +292,10 @@ module tpu_top #(
       cmd_v_q      <= 1'b0;
       bad_q        <= 1'b0;
       cmd_dir_q    <= 1'b0;
+      cmd_win_q    <= 1'b0;
+      core_srst_q  <= 1'b0;
+      ab_run_q     <= 1'b0;
+      ab_pc_q      <= '0;
       cmd_host_q   <= '0;
       cmd_sel_q    <= '0;
       cmd_mem_q    <= '0;
@@ -271,6 +303,7 @@ module tpu_top #(
     end else begin
       core_start_q <= 1'b0;
       bad_q        <= 1'b0;
+      core_srst_q  <= 1'b0;
       // A command that does not fit the DMA's widths ends (one cycle later) without reaching it.
       if (cmd_v_q && cmd_bad) begin
         cmd_v_q <= 1'b0;
@@ -284,6 +317,7 @@ module tpu_top #(
             state_q    <= TFetch;
             cmd_v_q    <= 1'b1;
             cmd_dir_q  <= 1'(DmaDirToChip);
+            cmd_win_q  <= 1'b1;
             cmd_host_q <= prog_base;
             cmd_sel_q  <= 2'(MemSelImem);
             cmd_mem_q  <= '0;
@@ -292,6 +326,7 @@ module tpu_top #(
             state_q    <= THost;
             cmd_v_q    <= 1'b1;
             cmd_dir_q  <= csr_dma_dir;
+            cmd_win_q  <= 1'b0;
             cmd_host_q <= csr_dma_host;
             cmd_sel_q  <= csr_dma_sel;
             cmd_mem_q  <= csr_dma_mem;
@@ -312,6 +347,7 @@ module tpu_top #(
           if (c_dma_req) begin
             cmd_v_q    <= 1'b1;
             cmd_dir_q  <= c_dma_out;
+            cmd_win_q  <= 1'b1;
             cmd_host_q <= c_dma_host;
             cmd_sel_q  <= c_dma_sel;
             cmd_mem_q  <= 32'(c_dma_addr);
@@ -322,8 +358,23 @@ module tpu_top #(
         THost: begin
           if (fe_done) state_q <= TIdle;
         end
+        TAbort: begin
+          if (ab_end) begin
+            state_q     <= TIdle;
+            core_srst_q <= 1'b1;
+          end
+        end
         default: state_q <= TIdle;
       endcase
+      // ABORT while something runs: a command not yet taken by the DMA is dropped. In the cycle the
+      // work ends by itself (its done pulse) the abort comes too late and is ignored: one done per run.
+      if (csr_abort && state_q != TIdle && state_q != TAbort && !csr_done && !csr_dma_done) begin
+        state_q      <= TAbort;
+        cmd_v_q      <= 1'b0;
+        core_start_q <= 1'b0;
+        ab_run_q <= state_q != THost;
+        ab_pc_q  <= state_q == TRun ? 32'(core_pc) : 32'd0;
+      end
     end
   end
 
@@ -340,13 +391,18 @@ module tpu_top #(
     .WmWords(WmDepth), .AccWords(AccDepth)
   ) u_dma (
     .clk_i, .rst_ni,
-    .cmd_valid_i     (cmd_v_q && !cmd_bad),
+    .cmd_valid_i     (cmd_v_q && !cmd_bad && state_q != TAbort),
     .cmd_ready_o     (dma_ready),
     .cmd_dir_i       (cmd_dir_q),
     .cmd_host_addr_i (cmd_host_q[AddrW-1:0]),
     .cmd_sel_i       (cmd_sel_q),
     .cmd_mem_addr_i  (cmd_mem_q[MemAddrW-1:0]),
     .cmd_len_i       (cmd_len_q[LenW-1:0]),
+    .cmd_win_i       (cmd_win_q),
+    .win_base_i      (win_base),
+    .win_limit_i     (win_limit),
+    .timeout_i       (dma_timeout),
+    .abort_i         (state_q == TAbort),
     .busy_o          (dma_busy),
     .done_o          (dma_done),
     .err_o           (dma_err),
@@ -383,7 +439,5 @@ module tpu_top #(
     else         rsp_rd_q <= drd_valid && !dwr_valid && hreq_ready;
   end
 
-  logic unused_dma;
-  assign unused_dma = dma_busy;
 
 endmodule

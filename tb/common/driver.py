@@ -169,6 +169,9 @@ class _TimedCsr(CsrClient):
             raise TpuTimeout(f"CSR write of {reg} not answered within {CSR_TIMEOUT_CYCLES} cycles") from None
 
 
+WHOLE_SPACE = (0, (1 << 64) - 1)  # the widest DMA window (docs/csr.md, "DMA window")
+
+
 class TpuDriver:
     """Owns the CSR master and the host memory; lays out buffers; loads, starts and waits for programs."""
 
@@ -192,8 +195,9 @@ class TpuDriver:
             set_pauses(self.ram, rng, p)
 
     # ---- configuration and host memory ----------------------------------------------------------
-    async def init(self) -> None:
-        """Read the configuration registers and enable the DONE and DMA_DONE interrupts (after a reset)."""
+    async def init(self, window: tuple[int, int] = WHOLE_SPACE) -> None:
+        """Read the configuration registers, open the DMA window (`window` = (base, limit exclusive);
+        it resets closed) and enable the DONE and DMA_DONE interrupts (after a reset)."""
         for name in ("CFG_ARRAY", "CFG_IMEM", "CFG_UB", "CFG_WMEM", "CFG_ACC", "CFG_DMA"):
             self.cfg[name] = await self.csr.rd(name)
         self.P = csr.field(self.cfg["CFG_ARRAY"], "CFG_ARRAY", "P")
@@ -201,7 +205,18 @@ class TpuDriver:
         self.depth = {"IMEM": self.cfg["CFG_IMEM"], "UB": self.cfg["CFG_UB"], "WM": self.cfg["CFG_WMEM"],
                       "ACC": self.cfg["CFG_ACC"]}
         self._mlp = None  # a reset or a new session: nothing known to be on chip
+        await self.set_window(*window)
         await self.csr.wr("IRQ_ENABLE", csr.bit("IRQ", "DONE") | csr.bit("IRQ", "DMA_DONE"))
+
+    async def set_window(self, base: int, limit: int) -> None:
+        """The DMA window [base, limit) the fetch and the programs' DMAs must stay in."""
+        for name, v in (("DMA_WIN_BASE", base), ("DMA_WIN_LIMIT", limit)):
+            await self.csr.wr(f"{name}_LO", v & 0xFFFFFFFF)
+            await self.csr.wr(f"{name}_HI", v >> 32)
+
+    async def abort(self) -> None:
+        """CTRL.ABORT: stop the run or host transfer in progress (docs/csr.md, "Abort"); does not wait."""
+        await self.csr.wr("CTRL", csr.bit("CTRL", "ABORT"))
 
     def write_host(self, addr: int, data: bytes) -> None:
         self.ram.write(addr, data)
