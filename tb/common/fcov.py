@@ -52,16 +52,21 @@ VEC_PATH_BINS = [f"path{p:02d}.{src}" for p in range(1 << V.PATH_BITS) for src i
 LOOP_BODY_BINS = ["one", "max"]
 
 ERR_NAMES = {code: name for code, name in isa.ERROR_NAMES.items() if code != isa.ERR_NONE}
-DMA_ERRS = {isa.ERR_DMA_ADDR, isa.ERR_DMA_SLV, isa.ERR_DMA_DEC}
+DMA_ERRS = {isa.ERR_DMA_ADDR, isa.ERR_DMA_WINDOW, isa.ERR_DMA_SLV, isa.ERR_DMA_DEC, isa.ERR_DMA_PROTO,
+            isa.ERR_DMA_TIMEOUT}
 # States in which a run can stop with an error. Decode errors can be found while the array streams or a
 # DMA runs (LDW/MATMUL issue past an outstanding DMA), or with every unit idle. A program DMA's own error
 # needs that DMA in flight, so "idle" is impossible for it; the program fetch (tpu_top) can fail with a DMA
-# error or with ErrLen (PROG_LEN 0), and nothing else.
+# error or with ErrLen (PROG_LEN 0), and nothing else. CTRL.ABORT ends a fetch or a run in any state.
 ERR_STATE_BINS = (
-    [f"{ERR_NAMES[c]}.{st}" for c in ERR_NAMES if c not in DMA_ERRS for st in ("idle", "matmul", "dma")]
+    [f"{ERR_NAMES[c]}.{st}" for c in sorted(ERR_NAMES) if c not in DMA_ERRS | {isa.ERR_ABORT}
+     for st in ("idle", "matmul", "dma")]
     + [f"{ERR_NAMES[c]}.{st}" for c in sorted(DMA_ERRS) for st in ("dma", "matmul", "fetch")]
     + [f"{ERR_NAMES[isa.ERR_LEN]}.fetch"]
+    + [f"{ERR_NAMES[isa.ERR_ABORT]}.{st}" for st in ("idle", "matmul", "dma", "fetch")]
 )
+# tpu_top's sequencer states (rtl/tpu_top.sv): the fetch, a run, and the abort drain.
+TOP_FETCH, TOP_RUN, TOP_ABORT = 1, 2, 4
 
 # ---- Range rules (docs/isa.md: overlap errors and interlocks) -------------------------------------------
 RELATIONS = ["disjoint", "adjacent_below", "adjacent_above", "overlap1_below", "overlap1_above",
@@ -364,7 +369,7 @@ class IsaMonitor:
         _s_edges(hits)
 
     async def run(self) -> None:
-        ctrl, last_pc, prev_state, prev_run = self.ctrl, None, "idle", False
+        ctrl, last_pc, prev_state, prev_run, prev_top = self.ctrl, None, "idle", False, None
         fetch_state = getattr(self.top, "state_q", None) if self.top is not None else None
         while True:
             await FallingEdge(ctrl.clk_i)
@@ -374,10 +379,15 @@ class IsaMonitor:
                 code = _int(ctrl.err_q)
                 if code in ERR_NAMES:
                     _s_err({f"{ERR_NAMES[code]}.{prev_state}"})
-            if fetch_state is not None and _int(self.top.csr_done) == 1 and _int(fetch_state) == 1:
-                code = _int(self.top.csr_err)
-                if code in ERR_NAMES:
-                    _s_err({f"{ERR_NAMES[code]}.fetch"})
+            if fetch_state is not None:
+                top_st = _int(fetch_state)
+                if _int(self.top.csr_done) == 1 and top_st == TOP_FETCH:
+                    code = _int(self.top.csr_err)
+                    if code in ERR_NAMES:
+                        _s_err({f"{ERR_NAMES[code]}.fetch"})
+                if top_st == TOP_ABORT and prev_top in (TOP_FETCH, TOP_RUN):
+                    _s_err({f"{ERR_NAMES[isa.ERR_ABORT]}.{'fetch' if prev_top == TOP_FETCH else prev_state}"})
+                prev_top = top_st
             if running:
                 pc = _int(ctrl.pc_q)
                 word = _int(ctrl.ins)
