@@ -21,7 +21,7 @@ export SIM SEED WAVES TESTCASE
 
 PYTEST_K := $(if $(TEST),-k "$(TEST)",)
 
-.PHONY: help bootstrap sysdeps venv demo lint test test-models sim waves bench clean distclean
+.PHONY: help bootstrap sysdeps venv demo lint test test-models sim waves bench formal clean distclean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -73,6 +73,9 @@ waves: bootstrap ## Run one test with FST tracing and open it in GTKWave: make w
 
 bench: bootstrap ## Benchmarks: print a table and write out/bench.json
 	@$(PY) scripts/bench.py
+
+formal: bootstrap ## SymbiYosys proofs and covers (tb/formal/*.sby): table + out/formal/summary.json
+	@$(PY) scripts/formal.py $(if $(TEST),-k "$(TEST)",)
 
 clean: ## Remove simulation builds and outputs
 	rm -rf sim_build out .pytest_cache .ruff_cache
