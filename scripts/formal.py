@@ -112,7 +112,7 @@ def run_task(sby: Path, task: str, mode: str, depth: int, work: Path, env: dict[
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("-k", default="", help="run only jobs whose name contains this")
+    ap.add_argument("-k", default="", help="run only tasks whose name (<job>_<task>) contains this")
     ap.add_argument("--root", type=Path, default=ROOT, help="tree holding rtl/ and tb/formal/")
     ap.add_argument("--out", type=Path, default=ROOT / "out" / "formal", help="summary and work folders")
     args = ap.parse_args(argv)
@@ -120,16 +120,16 @@ def main(argv: list[str] | None = None) -> int:
     env = tool_env(ROOT / "sim_build" / "formal")
     warm_up(env)
     args.out.mkdir(parents=True, exist_ok=True)
-    jobs = [p for p in sorted((args.root / "tb" / "formal").glob("*.sby")) if args.k in p.stem]
+    jobs = [(sby, *t) for sby in sorted((args.root / "tb" / "formal").glob("*.sby")) for t in tasks(sby)
+            if args.k in f"{sby.stem}_{t[0]}"]
     if not jobs:
-        raise SystemExit(f"error: no .sby job under {args.root / 'tb' / 'formal'} matches {args.k!r}")
+        raise SystemExit(f"error: no .sby task under {args.root / 'tb' / 'formal'} matches {args.k!r}")
     results = []
-    for sby in jobs:
-        for task, mode, depth in tasks(sby):
-            res = run_task(sby, task, mode, depth, args.out, env)
-            print(f"[formal] {res.name:24s} {res.mode:6s} depth {res.depth:3d}  {res.status}  {res.seconds:6.1f} s",
-                  flush=True)
-            results.append(res)
+    for sby, task, mode, depth in jobs:
+        res = run_task(sby, task, mode, depth, args.out, env)
+        print(f"[formal] {res.name:24s} {res.mode:6s} depth {res.depth:3d}  {res.status}  {res.seconds:6.1f} s",
+              flush=True)
+        results.append(res)
     summary = [{k: v for k, v in asdict(r).items() if k != "vcd"} for r in results]
     (args.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
 
