@@ -63,10 +63,10 @@ test-models: bootstrap ## Golden-model unit tests only (no simulator)
 	@$(PY) -m pytest -q models $(PYTEST_K)
 
 test: lint ## Lint, then the whole regression (models + every testbench) on SIM
-	@$(PY) -m pytest -q -n $(JOBS) --dist loadgroup models tb $(PYTEST_K)
+	@$(PY) -m pytest -q -n $(JOBS) --dist loadgroup models tb --ignore=tb/formal $(PYTEST_K)
 
 sim: bootstrap ## Run testbenches only (no lint, no model tests): make sim TEST=array SIM=icarus
-	@$(PY) -m pytest -q -n $(JOBS) --dist loadgroup tb $(PYTEST_K)
+	@$(PY) -m pytest -q -n $(JOBS) --dist loadgroup tb --ignore=tb/formal $(PYTEST_K)
 
 waves: bootstrap ## Run one test with FST tracing and open it in GTKWave: make waves TEST=array
 	@$(PY) scripts/waves.py $(if $(TEST),--test "$(TEST)",) $(if $(TESTCASE),--testcase "$(TESTCASE)",)
@@ -74,8 +74,9 @@ waves: bootstrap ## Run one test with FST tracing and open it in GTKWave: make w
 bench: bootstrap ## Benchmarks: print a table and write out/bench.json
 	@$(PY) scripts/bench.py
 
-formal: bootstrap ## SymbiYosys proofs and covers (tb/formal/*.sby): table + out/formal/summary.json
+formal: bootstrap ## SymbiYosys proofs + covers (table, out/formal/summary.json), then the broken-RTL checks
 	@$(PY) scripts/formal.py $(if $(TEST),-k "$(TEST)",)
+	@$(PY) -m pytest -q tb/formal/test_formal.py -k "mutant$(if $(TEST), and ($(TEST)),)"
 
 clean: ## Remove simulation builds and outputs
 	rm -rf sim_build out .pytest_cache .ruff_cache

@@ -127,8 +127,8 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     for sby, task, mode, depth in jobs:
         res = run_task(sby, task, mode, depth, args.out, env)
-        print(f"[formal] {res.name:24s} {res.mode:6s} depth {res.depth:3d}  {res.status}  {res.seconds:6.1f} s",
-              flush=True)
+        print(f"[formal] {res.name:24s} {res.mode:6s} depth {res.depth:3d}  {res.status}  "
+              f"{res.seconds:6.1f} s", flush=True)
         results.append(res)
     summary = [{k: v for k, v in asdict(r).items() if k != "vcd"} for r in results]
     (args.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")

@@ -39,7 +39,7 @@ module fv_dma
 );
 
   localparam int MaxWait = 2;
-  localparam int Bound   = 4;  // cycles without progress allowed while busy
+  localparam int Bound   = 5;  // cycles without progress allowed while busy
 
   logic        cmd_ready_o, busy_o, done_o, perf_stall_o;
   logic [7:0]  err_o;
@@ -102,7 +102,7 @@ module fv_dma
   logic        cmd_hs, ax_hs, ax_valid;
   logic [15:0] ax_addr;
   logic [7:0]  ax_len;
-  logic [5:0]  exp_beats_q, req_beats_q;
+  logic [5:0]  exp_beats_q, req_beats_q, r_beats_q;
   logic [15:0] next_addr_q;
   logic [2:0]  len_q;
   logic [3:0]  words_q, mem_pend_q;
@@ -125,6 +125,7 @@ module fv_dma
     if (!rst_ni) begin
       exp_beats_q <= '0;
       req_beats_q <= '0;
+      r_beats_q   <= '0;
       next_addr_q <= '0;
       len_q       <= '0;
       words_q     <= '0;
@@ -138,6 +139,7 @@ module fv_dma
       if (cmd_hs) begin
         exp_beats_q <= 6'(((7'(cmd_len_i) << wlog2(cmd_sel_i)) + 7'd1) >> 1);
         req_beats_q <= '0;
+        r_beats_q   <= '0;
         next_addr_q <= cmd_host_addr_i;
         len_q       <= cmd_len_i;
         words_q     <= '0;
@@ -148,6 +150,7 @@ module fv_dma
           next_addr_q <= next_addr_q + ((16'(ax_len) + 16'd1) << 1);
         end
         if ((wr_valid_o && wr_ready_i) || (rd_req_valid_o && rd_req_ready_i)) words_q <= words_q + 4'd1;
+        if (m_axi_rvalid && m_axi_rready) r_beats_q <= r_beats_q + 6'd1;
       end
       mem_pend_q <= mem_pend_q + 4'(rd_req_valid_o && rd_req_ready_i) - 4'(rd_rsp_valid_i);
       stall_q    <= (busy_o && !progress) ? stall_q + 5'd1 : '0;
@@ -181,6 +184,9 @@ module fv_dma
 
   // Invariants that make the proof inductive: the harness's and the checker's counts equal the DMA's.
   logic [7:0] w_open;
+  logic [6:0] r_rem;  // R beats still to come for the accepted read bursts
+  assign r_rem = (ar_n - rb_n >= 8'd1 ? 7'(u_chk.arlen_fifo_q[rb_n[0]]) + 7'd1 - 7'(rbeat) : 7'd0)
+                 + (ar_n - rb_n == 8'd2 ? 7'(u_chk.arlen_fifo_q[~rb_n[0]]) + 7'd1 : 7'd0);
   logic       wrd, rdd;
   assign w_open = aw_n - wb_n;
   assign wrd    = u_dut.wr_dir;
@@ -244,6 +250,28 @@ module fv_dma
       InvWordsWrite: assert (!wrd || words_q == 4'(len_q) - 4'(u_dut.rq_left_q));
     end
   end
+
+`ifdef FV_DMA_PROGRESS
+  // Progress needs more of the datapath's state tied down (used by the `progress` task only).
+  always_ff @(posedge clk_i) begin
+    if (rst_ni && !init_q) begin
+      // Host -> chip: the bytes taken from R beats are the bytes put into words, and the beats still to
+      // come on R are those of the accepted bursts not yet finished.
+      // (The last beat may be partial: its unused bytes are skipped.)
+      InvReadBytes: assert (!(rdd && !u_dut.stop_q)
+                            || (u_dut.wleft_q != '0
+                                ? ((9'(len_q) - 9'(u_dut.wleft_q)) << u_dut.wbl_q) + 9'(u_dut.fill_q)
+                                  == (9'(r_beats_q) << 1) + 9'(u_dut.lane_q)
+                                : (9'(len_q) << u_dut.wbl_q) <= (9'(r_beats_q) << 1)
+                                  && (9'(r_beats_q) << 1) < (9'(len_q) << u_dut.wbl_q) + 9'd2
+                                  && u_dut.lane_q == '0 && u_dut.fill_q == '0));
+      InvReadBeats: assert (!rdd || 7'(r_beats_q) + r_rem == 7'(req_beats_q));
+      InvReadRem: assert (!(rdd && ar_n - rb_n >= 8'd1) || rbeat <= u_chk.arlen_fifo_q[rb_n[0]]);
+      InvExpBeats: assert (!u_dut.busy_o || ((7'(exp_beats_q) << 1) >= (7'(len_q) << u_dut.wbl_q)
+                                             && (7'(exp_beats_q) << 1) < (7'(len_q) << u_dut.wbl_q) + 7'd2));
+    end
+  end
+`endif
 
   always_ff @(posedge clk_i) begin
     if (rst_ni && !init_q) begin
