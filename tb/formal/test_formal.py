@@ -2,7 +2,8 @@
 each proof must FAIL on a deliberately broken copy of the RTL (so none of them is vacuous).
 
 A mutant copies rtl/, tb/formal/ and tb/sva/ to a temporary tree, replaces one exact text (it must occur
-exactly once) and runs one proof there with scripts/formal.py --root; the named assertion must fail.
+exactly once) and runs one proof there, as BMC to depth 12, with scripts/formal.py --root; the named
+assertion must fail with a counterexample from reset.
 `make formal` runs the proofs (with a table and out/formal/summary.json) and then these tests.
 """
 
@@ -35,8 +36,9 @@ MUTANTS = {
                        "assign m_axi_wlast   = 1'b0;", "dma_prove", "WLastBeat"),
     "dma_no_4k_split": ("rtl/tpu_dma.sv", "if (CmpW'(burst) > CmpW'(to4k)) burst = TotW'(to4k);", "",
                         "dma_prove", "A[rw]4k"),
-    "dma_one_extra_outstanding": ("rtl/tpu_dma.sv", "&& outst_q < OutW'(MaxOutstanding);",
-                                  "&& outst_q <= OutW'(MaxOutstanding);", "dma_prove", "A[rw]Outstanding"),
+    "dma_burst_too_long": ("rtl/tpu_dma.sv", "if (burst > TotW'(MaxBurst)) burst = TotW'(MaxBurst);",
+                           "if (burst > TotW'(MaxBurst + 1)) burst = TotW'(MaxBurst + 1);", "dma_prove",
+                           "A[rw]Burst"),
     "pe_swap_late": ("rtl/tpu_pe.sv", "assign w_use = swap ? shadow_q : active_q;",
                      "assign w_use = active_q;", "array_prove", "WeightOfRow"),
 }
@@ -65,7 +67,14 @@ def test_proof_fails_on_mutant(mutant: str) -> None:
         text = target.read_text()
         assert text.count(old) == 1, f"{mutant}: the text to replace must occur exactly once in {path}"
         target.write_text(text.replace(old, new))
+        # Run the proof's task as BMC: a failure is then a real trace from reset, never only a failed
+        # induction step from an unreachable state.
+        job, name = task.rsplit("_", 1)
+        sby = tree / "tb" / "formal" / f"{job}.sby"
+        sby.write_text(re.sub(rf"^{name}: mode prove$", f"{name}: mode bmc", sby.read_text(), flags=re.M)
+                       .replace(f"{name}: depth ", f"{name}: depth 12\n# was: "))
         status, log = run(tree, task, tree / "out").split("\n", 1)
         assert status == "FAIL", f"{mutant}: {task} still passes on the broken RTL"
-        fired = re.search(rf"failed assertion \S*(?:{assertion})\b", log)
-        assert fired, f"{mutant}: {task} failed, but not on {assertion}"
+        # A base-case failure ("... step N"): a real trace from reset, not only a failed induction step.
+        fired = re.search(rf"failed assertion \S*(?:{assertion})\b.* step \d+", log)
+        assert fired, f"{mutant}: {task} has no counterexample from reset on {assertion}"
