@@ -62,8 +62,8 @@ lint: bootstrap ## verilator --lint-only -Wall, iverilog -g2012 and ruff on ever
 test-models: bootstrap ## Golden-model unit tests only (no simulator)
 	@$(PY) -m pytest -q models $(PYTEST_K)
 
-test: lint ## Lint, then the whole regression (models + every testbench) on SIM
-	@$(PY) -m pytest -q -n $(JOBS) --dist loadgroup models tb --ignore=tb/formal $(PYTEST_K)
+test: lint ## Lint, then the whole regression (models, every testbench, the formal proofs) on SIM
+	@$(PY) -m pytest -q -n $(JOBS) --dist loadgroup models tb $(PYTEST_K)
 
 sim: bootstrap ## Run testbenches only (no lint, no model tests): make sim TEST=array SIM=icarus
 	@$(PY) -m pytest -q -n $(JOBS) --dist loadgroup tb --ignore=tb/formal $(PYTEST_K)

