@@ -33,7 +33,7 @@ endif
 
 PYTEST_K := $(if $(TEST),-k "$(TEST)",)
 
-.PHONY: help bootstrap sysdeps venv demo lint test test-models sim waves bench run clean distclean
+.PHONY: help bootstrap sysdeps venv demo lint test test-models sim waves bench run formal clean distclean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -75,11 +75,11 @@ lint: bootstrap ## verilator --lint-only -Wall, iverilog -g2012 and ruff on ever
 test-models: bootstrap ## Golden-model unit tests only (no simulator)
 	@$(PY) -m pytest -q models $(PYTEST_K)
 
-test: lint ## Lint, then the whole regression (models + every testbench) on SIM
+test: lint ## Lint, then the whole regression (models, every testbench, the formal proofs) on SIM
 	@$(PY) -m pytest -q -n $(JOBS) --dist loadgroup models tb $(PYTEST_K)
 
 sim: bootstrap ## Run testbenches only (no lint, no model tests): make sim TEST=array SIM=icarus
-	@$(PY) -m pytest -q -n $(JOBS) --dist loadgroup tb $(PYTEST_K)
+	@$(PY) -m pytest -q -n $(JOBS) --dist loadgroup tb --ignore=tb/formal $(PYTEST_K)
 
 waves: bootstrap ## Run one test with FST tracing and open it in GTKWave: make waves TEST=array
 	@$(PY) scripts/waves.py $(if $(TEST),--test "$(TEST)",) $(if $(TESTCASE),--testcase "$(TESTCASE)",)
@@ -100,6 +100,10 @@ run: bootstrap ## Run an ONNX MLP on chip vs onnxruntime: make run MODEL=m.onnx 
 	@$(PY) scripts/systole.py run $(or $(MODEL),$(EXAMPLE)/digits_mlp.onnx) \
 	  --input $(or $(INPUT),$(EXAMPLE)/digits_x.npy) --sim $(RUN_SIM) \
 	  $(if $(MODEL),$(if $(LABELS),--labels $(LABELS)),--labels $(EXAMPLE)/digits_labels.npy) $(RUN_ARGS)
+
+formal: bootstrap ## SymbiYosys proofs + covers (table, out/formal/summary.json), then the broken-RTL checks
+	@$(PY) scripts/formal.py $(if $(TEST),-k "$(TEST)",)
+	@$(PY) -m pytest -q tb/formal/test_formal.py -k "mutant$(if $(TEST), and ($(TEST)),)"
 
 clean: ## Remove simulation builds and outputs
 	rm -rf sim_build out .pytest_cache .ruff_cache

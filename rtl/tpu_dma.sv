@@ -304,10 +304,12 @@ module tpu_dma
   logic            ax_hs, ax_load, ax_done;
 
   assign to4k = (13'h1000 - {1'b0, ax_next_q[11:0]}) >> BusLog2;
+  // Compared at a width that holds both: to4k does not fit in TotW bits when LenW is small.
+  localparam int CmpW = TotW > 13 ? TotW : 13;
   always_comb begin
     burst = ax_left_q;
     if (burst > TotW'(MaxBurst)) burst = TotW'(MaxBurst);
-    if (burst > TotW'(to4k)) burst = TotW'(to4k);
+    if (CmpW'(burst) > CmpW'(to4k)) burst = TotW'(to4k);
   end
   assign ax_hs   = axv_q && (dir_q == 1'(DmaDirToHost) ? m_axi_awready : m_axi_arready);
   assign ax_load = run && !stop_q && ax_left_q != '0 && (!axv_q || ax_hs)

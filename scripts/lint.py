@@ -1,6 +1,9 @@
 #!/usr/bin/env python3
 """make lint: verilator --lint-only -Wall on every RTL module, an iverilog -g2012 compile, slang, ruff.
 
+The AXI protocol checkers (tb/sva) are linted with Verilator bound into their modules, as the Verilator
+testbenches build them; slang also compiles them and the formal harnesses (tb/formal/fv_*.sv).
+
 Each module in rtl/ is linted as its own top (with every file available), so a module that nothing
 instantiates yet is still checked. slang (pyslang, the strict IEEE 1800 front end that Yosys's read_slang
 also uses) compiles all of rtl/ with and without SYSTOLE_SVA; its warnings count as errors.
@@ -58,14 +61,26 @@ def main() -> int:
     verilator = require("verilator")
     for top in modules(files):
         ok &= run([verilator, "--lint-only", "-Wall", "--quiet", "-DSYSTOLE_SVA", "--top-module", top, *rel])
-    print(f"verilator --lint-only -Wall: {len(modules(files))} modules {'clean' if ok else 'FAILED'}")
+    from tb.common.runner import checker_sources
+
+    pkg = rel[0]
+    for f in files:
+        if checker_sources([f]):
+            sva = [str(p.relative_to(ROOT)) for p in checker_sources([f])]
+            ok &= run([verilator, "--lint-only", "-Wall", "--quiet", "-DSYSTOLE_SVA", "--top-module", f.stem,
+                       pkg, str(f.relative_to(ROOT)), *sva])
+    print(f"verilator --lint-only -Wall: {len(modules(files))} modules and the bound AXI checkers "
+          f"{'clean' if ok else 'FAILED'}")
     with tempfile.TemporaryDirectory() as tmp:
         iv_ok = run([require("iverilog"), "-g2012", "-o", f"{tmp}/lint.vvp", *rel])
     print(f"iverilog -g2012: {'clean' if iv_ok else 'FAILED'}")
     # A subprocess: slang prints its diagnostics from C++, past Python's stdout.
     slang_runs = [[sys.executable, __file__, "--slang", *defs, *rel] for defs in ([], ["-DSYSTOLE_SVA"])]
+    tb_sv = [str(p.relative_to(ROOT)) for d in ("tb/sva", "tb/formal")
+             for p in sorted((ROOT / d).glob("*.sv"))]
+    slang_runs.append([sys.executable, __file__, "--slang", "-DSYSTOLE_SVA", *rel, *tb_sv])
     slang_ok = all([run(cmd) for cmd in slang_runs])
-    print(f"slang (with and without SYSTOLE_SVA): {'clean' if slang_ok else 'FAILED'}")
+    print(f"slang (with/without SYSTOLE_SVA; tb/sva, tb/formal): {'clean' if slang_ok else 'FAILED'}")
     ruff = [sys.executable, "-m", "ruff", "check", "--quiet", "."]
     ruff_ok = subprocess.run(ruff, cwd=ROOT).returncode == 0
     print(f"ruff check: {'clean' if ruff_ok else 'FAILED'}")

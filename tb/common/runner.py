@@ -65,6 +65,18 @@ def _build_args(sim: str, waves: bool) -> list[str]:
     return []
 
 
+SVA = Path(__file__).resolve().parents[1] / "sva"
+# Protocol checkers bound into a module whenever its RTL file is part of a Verilator build.
+BINDS = {"tpu_csr.sv": ["tpu_axil_checker.sv", "tpu_csr_bind.sv"],
+         "tpu_dma.sv": ["tpu_axi_checker.sv", "tpu_dma_bind.sv"]}
+
+
+def checker_sources(sources: Sequence[Path]) -> list[Path]:
+    """The tb/sva checker and bind files for the RTL in `sources` (Verilator only: Icarus has no bind)."""
+    names = {Path(s).name for s in sources}
+    return [SVA / f for rtl, files in BINDS.items() if rtl in names for f in files]
+
+
 def _results(xml: Path) -> tuple[int, list[str]]:
     """(number of tests, names of failed tests) from a cocotb results file."""
     if not xml.is_file():
@@ -85,9 +97,12 @@ def run(
     parameters: Mapping[str, object] | None = None,
     testcase: str | Sequence[str] | None = None,
     extra_env: Mapping[str, str] | None = None,
+    build_tag: str = "",
 ) -> Path:
     """Build `toplevel` for `sim` with `parameters` and run the cocotb tests in `test_module`.
 
+    Verilator builds also get the AXI protocol checkers of tb/sva bound in (checker_sources). `build_tag`
+    names a separate build directory (a mutated copy of the RTL must not replace the real build).
     Returns the test directory (it holds results.xml and, with WAVES=1, the FST).
     Raises AssertionError when any cocotb test fails, naming the seed that reproduces it.
     """
@@ -99,7 +114,9 @@ def run(
     setup_tool_env()
     require("iverilog" if sim == "icarus" else "verilator")
 
-    build_dir = BUILD / f"{toplevel}.{sim}.{_tag(parameters)}{'.waves' if waves else ''}"
+    if sim == "verilator":
+        sources = [*sources, *checker_sources(sources)]
+    build_dir = BUILD / f"{toplevel}.{sim}.{_tag(parameters)}{build_tag}{'.waves' if waves else ''}"
     build_dir.mkdir(parents=True, exist_ok=True)
     build_args = _build_args(sim, waves)
     digest = _digest(sources, [toplevel, sim, parameters, build_args, waves])
