@@ -1,8 +1,119 @@
-"""pytest glue: every testbench entry point taking `sim` runs once per selected simulator (SIM=...)."""
+"""pytest glue for tb/: simulator parametrization, longest-first ordering, the build pass, the timing summary.
 
-from tb.common.runner import selected_simulators
+* Every testbench entry point taking `sim` runs once per selected simulator (SIM=...).
+* Tests run longest first (durations from the checked-in tb/test_durations.json, the same file
+  pytest-split shards by), so the slow tpu_top configurations start at once instead of last.
+* `--build-only` (make test's first pass): every selected test only builds its HDL configuration
+  (runner.build, the same function and the same build directories the tests use) and is skipped, so the
+  builds run in parallel, longest first, and the test pass finds them done.
+* At the end of the session: a timing summary (build seconds per configuration, test seconds per test
+  file) on stdout and in out/timing.json.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections import defaultdict
+
+import pytest
+
+from tb.common.runner import TIMING, selected_simulators
+from tb.common.tools import ROOT
+
+DURATIONS = ROOT / "tb" / "test_durations.json"
+TIMING_JSON = ROOT / "out" / "timing.json"
+
+
+def pytest_addoption(parser):
+    parser.addoption("--build-only", action="store_true",
+                     help="only build every selected test's HDL configuration (skip the tests)")
+    parser.addoption("--timing-summary", action="store_true",
+                     help="print build seconds per configuration and test seconds per file at the end")
+
+
+def pytest_configure(config):
+    config._systole_start = time.time()
+    if config.getoption("--build-only"):
+        os.environ["SYSTOLE_BUILD_ONLY"] = "1"
 
 
 def pytest_generate_tests(metafunc):
     if "sim" in metafunc.fixturenames:
         metafunc.parametrize("sim", selected_simulators())
+
+
+def known_durations() -> dict[str, float]:
+    """Seconds per test node id, as recorded in tb/test_durations.json (empty when missing)."""
+    try:
+        return json.loads(DURATIONS.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config, items):
+    # trylast: after pytest-split has picked this shard's tests, so ordering never changes the split.
+    if config.getoption("--build-only"):
+        keep = [it for it in items if hasattr(it, "callspec") and "sim" in it.callspec.params]
+        config.hook.pytest_deselected(items=[it for it in items if it not in keep])
+        items[:] = keep
+    durations = known_durations()
+    items.sort(key=lambda it: -durations.get(it.nodeid, 0.0))
+
+
+def _build_rows(since: float) -> list[dict]:
+    if not TIMING.is_file():
+        return []
+    rows = [json.loads(line) for line in TIMING.read_text().splitlines() if line.strip()]
+    return sorted((r for r in rows if r["end"] >= since), key=lambda r: -r["wall_s"])
+
+
+def _file_rows(terminalreporter) -> list[tuple[str, float, int]]:
+    seconds: dict[str, float] = defaultdict(float)
+    count: dict[str, int] = defaultdict(int)
+    for reports in terminalreporter.stats.values():
+        for rep in reports:
+            if isinstance(rep, pytest.TestReport):
+                path = rep.nodeid.split("::", 1)[0]
+                seconds[path] += rep.duration
+                count[path] += rep.when == "call"
+    return sorted(((p, seconds[p], count[p]) for p in seconds), key=lambda r: -r[1])
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    if not config.getoption("--timing-summary") or hasattr(config, "workerinput"):
+        return
+    start = config._systole_start
+    builds = _build_rows(start)
+    files = _file_rows(terminalreporter)
+    wall = time.time() - start
+    tr = terminalreporter
+    tr.section("timing summary")
+    if builds:
+        tr.write_line(f"{'build (configuration)':64} {'wall s':>8} {'cpu s':>8}")
+        for b in builds:
+            tr.write_line(f"{b['config']:64} {b['wall_s']:8.1f} {b['cpu_s']:8.1f}")
+        total = f"total ({len(builds)} builds)"
+        wall_s, cpu_s = sum(b["wall_s"] for b in builds), sum(b["cpu_s"] for b in builds)
+        tr.write_line(f"{total:64} {wall_s:8.1f} {cpu_s:8.1f}")
+    else:
+        tr.write_line("builds: none (every configuration was already built)")
+    if files:
+        tr.write_line(f"{'test file':64} {'tests':>8} {'s':>8}")
+        for path, secs, n in files:
+            tr.write_line(f"{path:64} {n:8d} {secs:8.1f}")
+    tr.write_line(f"session wall time: {wall:.1f} s")
+    TIMING_JSON.parent.mkdir(parents=True, exist_ok=True)
+    previous = json.loads(TIMING_JSON.read_text()) if TIMING_JSON.is_file() else {}
+    key = "build_pass" if config.getoption("--build-only") else "test_pass"
+    previous[key] = {"wall_s": round(wall, 1), "builds": builds,
+                     "files": [{"file": p, "tests": n, "seconds": round(s, 2)} for p, s, n in files]}
+    TIMING_JSON.write_text(json.dumps(previous, indent=1) + "\n")
+
+
+def pytest_sessionfinish(session, exitstatus):
+    # The build pass skips every test on purpose; its exit code must not read as "no tests ran".
+    if session.config.getoption("--build-only") and exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED:
+        session.exitstatus = pytest.ExitCode.OK

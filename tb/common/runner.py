@@ -9,7 +9,15 @@ Every testbench's pytest entry point calls `run()`. It
 * runs the cocotb module in a private test directory and turns any failing cocotb test into a
   pytest failure whose message names the failing tests and the command that reproduces them.
 
-Environment knobs (all optional): SEED=<int>, WAVES=1, TESTCASE=<cocotb test name>.
+Environment knobs (all optional): SEED=<int>, WAVES=1, TESTCASE=<cocotb test name>, and
+* SYSTOLE_COVERAGE=1 (make coverage; not COVERAGE, which cocotb reads as "Python coverage"): Verilator
+  builds instrumented for line, toggle and user (SVA cover) coverage, in build directories of their own
+  (suffix .cov); each run's coverage.dat is kept under out/coverage/data/ for scripts/coverage.py;
+* SYSTOLE_BUILD_ONLY=1: build the configuration, then skip the test (tb/conftest.py's --build-only pass,
+  which builds every configuration up front, longest first);
+* SYSTOLE_CFLAGS_OPT: the C++ optimization level of Verilator builds (default -O1, see _OPT_DEFAULT).
+Verilator compiles through ccache (OBJCACHE) when it is installed; see _compiler_cache_env.
+Every build appends its wall and CPU seconds to sim_build/timing/builds.jsonl (the timing summary).
 """
 
 from __future__ import annotations
@@ -20,6 +28,9 @@ import json
 import os
 import random
 import re
+import resource
+import shutil
+import time
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -29,6 +40,14 @@ from cocotb_tools.runner import get_runner
 from tb.common.tools import BUILD, ROOT, require, setup_tool_env
 
 SIMULATORS = ("icarus", "verilator")
+COVERAGE_DATA = ROOT / "out" / "coverage" / "data"
+TIMING = BUILD / "timing" / "builds.jsonl"
+# C++ optimization of Verilator test builds. Verilator's default (-Os) spends most of a tpu_top build in
+# the optimizer; -O1 builds much faster and the models run about as fast (docs/verification.md, timing).
+_OPT_DEFAULT = "-O1"
+# Toggle coverage of signals wider than this is skipped: the wide packed buses (memory words, packed
+# ports) would otherwise add thousands of points per instance for bits that are plain data paths.
+COVERAGE_MAX_WIDTH = 256
 
 
 def selected_simulators() -> list[str]:
@@ -54,12 +73,114 @@ def _digest(sources: Sequence[Path], payload: object) -> str:
     return h.hexdigest()
 
 
-def _build_args(sim: str, waves: bool) -> list[str]:
-    if sim == "verilator":
-        # SVA lives behind SYSTOLE_SVA because Icarus rejects concurrent assertions.
-        args = ["--assert", "-DSYSTOLE_SVA", "-Wno-fatal"]
-        return args + (["--trace-fst", "--trace-structs"] if waves else [])
-    return []
+def _env_flag(name: str) -> bool:
+    return os.environ.get(name, "") not in ("", "0")
+
+
+def coverage_enabled() -> bool:
+    """SYSTOLE_COVERAGE=1: instrumented Verilator builds (Icarus has no coverage; it runs unchanged)."""
+    return _env_flag("SYSTOLE_COVERAGE")
+
+
+def _build_args(sim: str, waves: bool, coverage: bool) -> list[str]:
+    if sim != "verilator":
+        return []
+    # SVA lives behind SYSTOLE_SVA because Icarus rejects concurrent assertions.
+    args = ["--assert", "-DSYSTOLE_SVA", "-Wno-fatal"]
+    args += ["-CFLAGS", os.environ.get("SYSTOLE_CFLAGS_OPT") or _OPT_DEFAULT]
+    if waves:
+        args += ["--trace-fst", "--trace-structs"]
+    if coverage:
+        args += ["--coverage-line", "--coverage-toggle", "--coverage-user",
+                 "--coverage-max-width", str(COVERAGE_MAX_WIDTH)]
+    return args
+
+
+def _build_dir(sim: str, toplevel: str, parameters: Mapping[str, object], waves: bool,
+               coverage: bool) -> Path:
+    flavour = (".waves" if waves else "") + (".cov" if coverage else "")
+    return BUILD / f"{toplevel}.{sim}.{_tag(parameters)}{flavour}"
+
+
+def _compiler_cache_env() -> None:
+    """Compile Verilator's C++ through ccache when it is installed (OBJCACHE, read by verilated.mk).
+
+    The cache is ccache's own (CCACHE_DIR, default ~/.cache/ccache): outside the clone on purpose, so a
+    fresh clone on a machine that ran the regression before recompiles nothing. CCACHE_BASEDIR makes the
+    clone's absolute paths relative in the compiler command lines; the sloppiness settings let ccache
+    cache Verilator's precompiled headers.
+    """
+    if os.environ.get("OBJCACHE") is None and shutil.which("ccache"):
+        os.environ["OBJCACHE"] = "ccache"
+    os.environ.setdefault("CCACHE_BASEDIR", str(ROOT.resolve()))
+    os.environ.setdefault("CCACHE_SLOPPINESS",
+                          "pch_defines,time_macros,include_file_mtime,include_file_ctime")
+    os.environ.setdefault("CCACHE_NOHASHDIR", "1")
+
+
+def _record_build(build_dir: Path, wall: float, cpu: float) -> None:
+    TIMING.parent.mkdir(parents=True, exist_ok=True)
+    line = json.dumps({"config": build_dir.name, "wall_s": round(wall, 2), "cpu_s": round(cpu, 2),
+                       "end": time.time()})
+    with open(TIMING, "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        f.write(line + "\n")
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def build(
+    sim: str,
+    toplevel: str,
+    sources: Sequence[Path],
+    parameters: Mapping[str, object] | None = None,
+) -> Path:
+    """Build one HDL configuration (unless an identical build exists) and return its build directory.
+
+    The flavour (WAVES, SYSTOLE_COVERAGE) comes from the environment, so a test and its pre-build agree.
+    """
+    parameters = dict(parameters or {})
+    waves = _env_flag("WAVES")
+    coverage = coverage_enabled() and sim == "verilator"
+    setup_tool_env()
+    _compiler_cache_env()
+    require("iverilog" if sim == "icarus" else "verilator")
+
+    build_dir = _build_dir(sim, toplevel, parameters, waves, coverage)
+    build_dir.mkdir(parents=True, exist_ok=True)
+    build_args = _build_args(sim, waves, coverage)
+    digest = _digest(sources, [toplevel, sim, parameters, build_args, waves])
+    with open(build_dir.with_suffix(build_dir.suffix + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        stamp = build_dir / ".systole-build"
+        if not stamp.is_file() or stamp.read_text() != digest:
+            stamp.unlink(missing_ok=True)
+            start, cpu = time.monotonic(), _children_cpu()
+            get_runner(sim).build(
+                sources=[str(s) for s in sources],
+                hdl_toplevel=toplevel,
+                parameters=parameters,
+                build_args=build_args,
+                build_dir=build_dir,
+                timescale=("1ns", "1ps"),
+                waves=waves,
+                always=True,
+                log_file=build_dir / "build.log",
+            )
+            _record_build(build_dir, time.monotonic() - start, _children_cpu() - cpu)
+            stamp.write_text(digest)
+    return build_dir
+
+
+def _keep_coverage(test_dir: Path, seed: int) -> None:
+    """Move a run's coverage.dat to out/coverage/data/ under a name no other run uses."""
+    dat = test_dir / "coverage.dat"
+    if dat.is_file():
+        COVERAGE_DATA.mkdir(parents=True, exist_ok=True)
+        shutil.move(dat, COVERAGE_DATA / f"{test_dir.parent.name}.{test_dir.name}.{seed}.{os.getpid()}.dat")
 
 
 def _results(xml: Path) -> tuple[int, list[str]]:
@@ -89,36 +210,15 @@ def run(
     Raises AssertionError when any cocotb test fails, naming the seed that reproduces it.
     """
     parameters = dict(parameters or {})
-    waves = os.environ.get("WAVES", "") not in ("", "0")
+    waves = _env_flag("WAVES")
     testcase = os.environ.get("TESTCASE") or testcase
     seed = int(os.environ.get("SEED") or random.SystemRandom().randrange(1, 2**31))
+    build_dir = build(sim, toplevel, sources, parameters)
+    if _env_flag("SYSTOLE_BUILD_ONLY"):
+        import pytest  # only the --build-only pass of pytest sets this knob
 
-    setup_tool_env()
-    require("iverilog" if sim == "icarus" else "verilator")
-
-    build_dir = BUILD / f"{toplevel}.{sim}.{_tag(parameters)}{'.waves' if waves else ''}"
-    build_dir.mkdir(parents=True, exist_ok=True)
-    build_args = _build_args(sim, waves)
-    digest = _digest(sources, [toplevel, sim, parameters, build_args, waves])
+        pytest.skip(f"built {build_dir.name}")
     runner = get_runner(sim)
-
-    with open(build_dir.with_suffix(build_dir.suffix + ".lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        stamp = build_dir / ".systole-build"
-        if not stamp.is_file() or stamp.read_text() != digest:
-            stamp.unlink(missing_ok=True)
-            runner.build(
-                sources=[str(s) for s in sources],
-                hdl_toplevel=toplevel,
-                parameters=parameters,
-                build_args=build_args,
-                build_dir=build_dir,
-                timescale=("1ns", "1ps"),
-                waves=waves,
-                always=True,
-                log_file=build_dir / "build.log",
-            )
-            stamp.write_text(digest)
 
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
     cases = [testcase] if isinstance(testcase, str) else list(testcase or ["all"])
@@ -144,6 +244,8 @@ def run(
         )
     except SystemExit:
         pass  # the results file below says what failed; a missing file means the simulator died
+    if coverage_enabled():
+        _keep_coverage(test_dir, seed)
     tests, failed = _results(xml)
     node = os.environ.get("PYTEST_CURRENT_TEST", "").rsplit(" ", 1)[0] or "<test>"
     case = f"TESTCASE={failed[0]} " if failed else ""
