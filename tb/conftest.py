@@ -6,14 +6,17 @@
 * `--build-only` (make test's first pass): every selected test only builds its HDL configuration
   (runner.build, the same function and the same build directories the tests use) and is skipped, so the
   builds run in parallel, longest first, and the test pass finds them done.
-* At the end of the session: a timing summary (build seconds per configuration, test seconds per test
-  file) on stdout and in out/timing.json.
+* `--timing-summary`: at the end of the session, build seconds per configuration and test seconds per test
+  file on stdout and in out/timing.json.
+* `--soak-seeds=a,b,...` (scripts/soak.py): every simulator test runs once per seed (SEED=<seed>, a
+  `-seed<seed>` suffix on its id); `--soak-report=<file>` writes one JSON line per (test, seed) outcome.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from collections import defaultdict
 
@@ -31,17 +34,52 @@ def pytest_addoption(parser):
                      help="only build every selected test's HDL configuration (skip the tests)")
     parser.addoption("--timing-summary", action="store_true",
                      help="print build seconds per configuration and test seconds per file at the end")
+    parser.addoption("--soak-seeds", default="", help="comma-separated seeds: every sim test once per seed")
+    parser.addoption("--soak-report", default="", help="JSON lines file for the outcome of each soak run")
 
 
 def pytest_configure(config):
+    global _soak_report_path
     config._systole_start = time.time()
+    if config.getoption("--soak-report") and not hasattr(config, "workerinput"):
+        _soak_report_path = config.getoption("--soak-report")
     if config.getoption("--build-only"):
         os.environ["SYSTOLE_BUILD_ONLY"] = "1"
+
+
+def soak_seeds(config) -> list[int]:
+    return [int(s) for s in config.getoption("--soak-seeds").split(",") if s.strip()]
 
 
 def pytest_generate_tests(metafunc):
     if "sim" in metafunc.fixturenames:
         metafunc.parametrize("sim", selected_simulators())
+        seeds = soak_seeds(metafunc.config)
+        if seeds:
+            metafunc.fixturenames.append("soak_seed")
+            metafunc.parametrize("soak_seed", seeds, ids=[f"seed{s}" for s in seeds])
+
+
+@pytest.fixture
+def soak_seed(request, monkeypatch):
+    """The soak's seed for this run: the runner reads SEED."""
+    monkeypatch.setenv("SEED", str(request.param))
+    return request.param
+
+
+def pytest_runtest_logreport(report):
+    path = _soak_report_path
+    if path is None or not re.search(r"-seed\d+\]$", report.nodeid):
+        return
+    if report.when == "call" or report.failed:
+        line = {"nodeid": report.nodeid, "when": report.when, "outcome": report.outcome,
+                "seconds": round(report.duration, 2),
+                "message": str(report.longrepr)[-2000:] if report.failed else ""}
+        with open(path, "a") as f:
+            f.write(json.dumps(line) + "\n")
+
+
+_soak_report_path: str | None = None
 
 
 def known_durations() -> dict[str, float]:
