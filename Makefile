@@ -78,7 +78,7 @@ test-models: bootstrap ## Golden-model unit tests only (no simulator)
 # Two passes: every HDL configuration the selected tests need is built first (in parallel, longest
 # first), then the tests run longest first and find their builds done; a timing summary closes the run.
 test: lint ## Lint, then the whole regression (models + every testbench) on SIM; SHARD=i/n runs one shard
-	@$(PY) -m pytest $(PYTEST_N) models tb --build-only $(PYTEST_K) $(SPLIT)
+	@$(PY) -m pytest $(PYTEST_N) models tb --build-only --timing-summary -rfE $(PYTEST_K) $(SPLIT)
 	@$(PY) -m pytest $(PYTEST_N) models tb --timing-summary $(PYTEST_K) $(SPLIT) $(if $(JUNIT),--junitxml=$(JUNIT),)
 
 sim: bootstrap ## Run testbenches only (no lint, no model tests): make sim TEST=array SIM=icarus

@@ -164,14 +164,22 @@ def tally(merged: dict[Point, int], waivers: list[Waiver]) -> tuple[dict[str, di
     return table, waived
 
 
+def source_lines(spec: str) -> list[int]:
+    """Verilator's S field: "12", "12-15", "245,257" or a mix."""
+    lines: list[int] = []
+    for part in filter(None, spec.split(",")):
+        first, _, last = part.partition("-")
+        lines += range(int(first), int(last or first) + 1)
+    return lines
+
+
 def write_info(merged: dict[Point, int], path: Path) -> None:
     """lcov tracefile: each source line of a line point (DA; the hottest point wins), branches (BRDA)."""
     per_file: dict[str, dict[int, int]] = defaultdict(dict)
     branches: dict[str, list[tuple[int, int, int]]] = defaultdict(list)
     for pt, count in merged.items():
         if pt.kind == "line":
-            first, _, last = pt.lines.partition("-")
-            for ln in range(int(first), int(last or first) + 1):
+            for ln in source_lines(pt.lines):
                 per_file[pt.file][ln] = max(per_file[pt.file].get(ln, 0), count)
         elif pt.kind == "branch":
             branches[pt.file].append((pt.line, pt.column, count))

@@ -120,13 +120,35 @@ def _file_rows(terminalreporter) -> list[tuple[str, float, int]]:
     return sorted(((p, seconds[p], count[p]) for p in seconds), key=lambda r: -r[1])
 
 
+def _since(config) -> float:
+    """Builds to report: this session's, and those of a build pass that ended just before it (make test)."""
+    start = config._systole_start
+    if config.getoption("--build-only") or not TIMING_JSON.is_file():
+        return start
+    try:
+        build_pass = json.loads(TIMING_JSON.read_text()).get("build_pass", {})
+    except ValueError:
+        return start
+    if 0 <= start - build_pass.get("end", 0) < 300:
+        return build_pass.get("start", start)
+    return start
+
+
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     if not config.getoption("--timing-summary") or hasattr(config, "workerinput"):
         return
     start = config._systole_start
-    builds = _build_rows(start)
+    builds = _build_rows(_since(config))
     files = _file_rows(terminalreporter)
-    wall = time.time() - start
+    now = time.time()
+    timing = json.loads(TIMING_JSON.read_text()) if TIMING_JSON.is_file() else {}
+    key = "build_pass" if config.getoption("--build-only") else "test_pass"
+    timing[key] = {"start": start, "end": now, "wall_s": round(now - start, 1), "builds": builds,
+                   "files": [{"file": p, "tests": n, "seconds": round(s, 2)} for p, s, n in files]}
+    TIMING_JSON.parent.mkdir(parents=True, exist_ok=True)
+    TIMING_JSON.write_text(json.dumps(timing, indent=1) + "\n")
+    if config.getoption("--build-only"):
+        return  # the test pass that follows reports these builds
     tr = terminalreporter
     tr.section("timing summary")
     if builds:
@@ -142,13 +164,10 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         tr.write_line(f"{'test file':64} {'tests':>8} {'s':>8}")
         for path, secs, n in files:
             tr.write_line(f"{path:64} {n:8d} {secs:8.1f}")
-    tr.write_line(f"session wall time: {wall:.1f} s")
-    TIMING_JSON.parent.mkdir(parents=True, exist_ok=True)
-    previous = json.loads(TIMING_JSON.read_text()) if TIMING_JSON.is_file() else {}
-    key = "build_pass" if config.getoption("--build-only") else "test_pass"
-    previous[key] = {"wall_s": round(wall, 1), "builds": builds,
-                     "files": [{"file": p, "tests": n, "seconds": round(s, 2)} for p, s, n in files]}
-    TIMING_JSON.write_text(json.dumps(previous, indent=1) + "\n")
+    build_pass = timing.get("build_pass", {})
+    if _since(config) != start:
+        tr.write_line(f"build pass wall time: {build_pass['end'] - build_pass['start']:.1f} s")
+    tr.write_line(f"{'test pass' if _since(config) != start else 'session'} wall time: {now - start:.1f} s")
 
 
 def pytest_sessionfinish(session, exitstatus):

@@ -15,7 +15,7 @@ Environment knobs (all optional): SEED=<int>, WAVES=1, TESTCASE=<cocotb test nam
   (suffix .cov); each run's coverage.dat is kept under out/coverage/data/ for scripts/coverage.py;
 * SYSTOLE_BUILD_ONLY=1: build the configuration, then skip the test (tb/conftest.py's --build-only pass,
   which builds every configuration up front, longest first);
-* SYSTOLE_CFLAGS_OPT: the C++ optimization level of Verilator builds (default -O1, see _OPT_DEFAULT).
+* SYSTOLE_OPT_FAST: the C++ optimization of Verilator's hot code (OPT_FAST; default -O1, see _OPT_FAST).
 Verilator compiles through ccache (OBJCACHE) when it is installed; see _compiler_cache_env.
 Every build appends its wall and CPU seconds to sim_build/timing/builds.jsonl (the timing summary).
 """
@@ -42,9 +42,10 @@ from tb.common.tools import BUILD, ROOT, require, setup_tool_env
 SIMULATORS = ("icarus", "verilator")
 COVERAGE_DATA = ROOT / "out" / "coverage" / "data"
 TIMING = BUILD / "timing" / "builds.jsonl"
-# C++ optimization of Verilator test builds. Verilator's default (-Os) spends most of a tpu_top build in
-# the optimizer; -O1 builds much faster and the models run about as fast (docs/verification.md, timing).
-_OPT_DEFAULT = "-O1"
+# C++ optimization of the hot code of Verilator test builds (verilated.mk's OPT_FAST, default -Os; the
+# cold code, OPT_SLOW, stays unoptimized). Measured in docs/verification.md: -O1 compiles faster than -Os
+# and the regression's models run as fast.
+_OPT_FAST = "-O1"
 # Toggle coverage of signals wider than this is skipped: the wide packed buses (memory words, packed
 # ports) would otherwise add thousands of points per instance for bits that are plain data paths.
 COVERAGE_MAX_WIDTH = 256
@@ -87,7 +88,6 @@ def _build_args(sim: str, waves: bool, coverage: bool) -> list[str]:
         return []
     # SVA lives behind SYSTOLE_SVA because Icarus rejects concurrent assertions.
     args = ["--assert", "-DSYSTOLE_SVA", "-Wno-fatal"]
-    args += ["-CFLAGS", os.environ.get("SYSTOLE_CFLAGS_OPT") or _OPT_DEFAULT]
     if waves:
         args += ["--trace-fst", "--trace-structs"]
     if coverage:
@@ -116,6 +116,16 @@ def _compiler_cache_env() -> None:
     os.environ.setdefault("CCACHE_SLOPPINESS",
                           "pch_defines,time_macros,include_file_mtime,include_file_ctime")
     os.environ.setdefault("CCACHE_NOHASHDIR", "1")
+
+
+def _opt_fast() -> str:
+    return os.environ.get("SYSTOLE_OPT_FAST") or _OPT_FAST
+
+
+def _make_overrides(sim: str) -> None:
+    """Command-line variables for Verilator's make (MAKEFLAGS, as set by setup_tool_env): OPT_FAST."""
+    if sim == "verilator" and "OPT_FAST=" not in os.environ.get("MAKEFLAGS", ""):
+        os.environ["MAKEFLAGS"] = f"{os.environ.get('MAKEFLAGS', '')} OPT_FAST={_opt_fast()}".strip()
 
 
 def _record_build(build_dir: Path, wall: float, cpu: float) -> None:
@@ -147,12 +157,14 @@ def build(
     coverage = coverage_enabled() and sim == "verilator"
     setup_tool_env()
     _compiler_cache_env()
+    _make_overrides(sim)
     require("iverilog" if sim == "icarus" else "verilator")
 
     build_dir = _build_dir(sim, toplevel, parameters, waves, coverage)
     build_dir.mkdir(parents=True, exist_ok=True)
     build_args = _build_args(sim, waves, coverage)
-    digest = _digest(sources, [toplevel, sim, parameters, build_args, waves])
+    opt = _opt_fast() if sim == "verilator" else ""
+    digest = _digest(sources, [toplevel, sim, parameters, build_args, waves, opt])
     with open(build_dir.with_suffix(build_dir.suffix + ".lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         stamp = build_dir / ".systole-build"
