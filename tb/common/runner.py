@@ -167,11 +167,15 @@ def build(
     digest = _digest(sources, [toplevel, sim, parameters, build_args, waves, opt])
     with open(build_dir.with_suffix(build_dir.suffix + ".lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        stamp = build_dir / ".systole-build"
+        stamp, flags = build_dir / ".systole-build", build_dir / ".systole-flags"
         if not stamp.is_file() or stamp.read_text() != digest:
             stamp.unlink(missing_ok=True)
+            # make compares timestamps only: objects built with other flags (OPT_FAST, coverage) must go.
+            flags_now = json.dumps([build_args, opt])
+            clean = flags.is_file() and flags.read_text() != flags_now
             start, cpu = time.monotonic(), _children_cpu()
             get_runner(sim).build(
+                clean=clean,
                 sources=[str(s) for s in sources],
                 hdl_toplevel=toplevel,
                 parameters=parameters,
@@ -183,6 +187,7 @@ def build(
                 log_file=build_dir / "build.log",
             )
             _record_build(build_dir, time.monotonic() - start, _children_cpu() - cpu)
+            flags.write_text(flags_now)
             stamp.write_text(digest)
     return build_dir
 
