@@ -118,6 +118,19 @@ def _compiler_cache_env() -> None:
     os.environ.setdefault("CCACHE_NOHASHDIR", "1")
 
 
+def _verilator_sources(sim: str, coverage: bool, sources: Sequence[Path],
+                       build_dir: Path) -> tuple[list[str], list[str]]:
+    """(sources, extra build args): Verilator gets the RTL relative to its build directory.
+
+    Verilator writes source file names into the generated C++ (assertion messages); cocotb would pass
+    them absolute, so a clone in another folder would miss every cached object. Coverage builds keep
+    absolute names: scripts/coverage.py maps coverage points to rtl/ by them.
+    """
+    if sim != "verilator" or coverage:
+        return [str(s) for s in sources], []
+    return [], [os.path.relpath(Path(s).resolve(), build_dir.resolve()) for s in sources]
+
+
 def _opt_fast() -> str:
     return os.environ.get("SYSTOLE_OPT_FAST") or _OPT_FAST
 
@@ -174,12 +187,13 @@ def build(
             flags_now = json.dumps([build_args, opt])
             clean = flags.is_file() and flags.read_text() != flags_now
             start, cpu = time.monotonic(), _children_cpu()
+            rel_sources, src_args = _verilator_sources(sim, coverage, sources, build_dir)
             get_runner(sim).build(
                 clean=clean,
-                sources=[str(s) for s in sources],
+                sources=rel_sources,
                 hdl_toplevel=toplevel,
                 parameters=parameters,
-                build_args=build_args,
+                build_args=build_args + src_args,
                 build_dir=build_dir,
                 timescale=("1ns", "1ps"),
                 waves=waves,
