@@ -67,6 +67,20 @@ def rerun_with_waves(junit: Path) -> int:
     return rc
 
 
+def run_soak(args: argparse.Namespace, seeds: list[int], runs: Path) -> int:
+    """Build every configuration once, then every (test, seed); pytest's exit status (-1: a build failed)."""
+    base = [sys.executable, "-m", "pytest", "-q", "-n", str(args.jobs), "--dist", "loadgroup", "tb",
+            "-p", "no:cacheprovider"] + (["-k", args.k] if args.k else [])
+    # The builds first (one per configuration, not one per seed), then the runs.
+    build = subprocess.run(base + ["--build-only", "--soak-seeds", str(seeds[0])], cwd=ROOT)
+    if build.returncode != 0:
+        print("[soak] a build failed", file=sys.stderr)
+        return -1
+    soak = ["--soak-seeds", ",".join(map(str, seeds)), "--soak-report", str(runs)]
+    return subprocess.run(base + soak, cwd=ROOT).returncode
+
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seeds", type=int, default=100)
@@ -74,6 +88,7 @@ def main() -> int:
     ap.add_argument("--jobs", type=int, default=int(os.environ.get("JOBS") or os.cpu_count() or 2))
     ap.add_argument("-k", default=None, help="pytest -k expression (a subset of the randomized tests)")
     ap.add_argument("--rerun-with-waves", type=Path, metavar="JUNIT_XML")
+    ap.add_argument("--report-only", action="store_true", help="only tabulate out/soak/runs.jsonl")
     args = ap.parse_args()
     if args.rerun_with_waves:
         return rerun_with_waves(args.rerun_with_waves)
@@ -88,17 +103,12 @@ def main() -> int:
           f"make soak SEEDS={args.seeds} SOAK_SEED={master}", flush=True)
     OUT.mkdir(parents=True, exist_ok=True)
     runs = OUT / "runs.jsonl"
-    runs.unlink(missing_ok=True)
-    base = [sys.executable, "-m", "pytest", "-q", "-n", str(args.jobs), "--dist", "loadgroup", "tb",
-            "-p", "no:cacheprovider"] + (["-k", args.k] if args.k else [])
-    # The builds first (one per configuration, not one per seed), then the runs.
-    build = subprocess.run(base + ["--build-only", "--soak-seeds", str(seeds[0])], cwd=ROOT)
-    if build.returncode != 0:
-        print("[soak] a build failed", file=sys.stderr)
-        return 1
-    soak = ["--soak-seeds", ",".join(map(str, seeds)), "--soak-report", str(runs)]
-    rc = subprocess.run(base + soak, cwd=ROOT).returncode
-
+    rc = 0
+    if not args.report_only:
+        runs.unlink(missing_ok=True)
+        rc = run_soak(args, seeds, runs)
+        if rc < 0:
+            return 1
     results = [json.loads(line) for line in runs.read_text().splitlines()] if runs.is_file() else []
     table: dict[str, dict] = defaultdict(lambda: {"seeds": set(), "failed": {}, "seconds": 0.0})
     for r in results:

@@ -41,7 +41,7 @@ def pytest_addoption(parser):
 def pytest_configure(config):
     global _soak_report_path
     config._systole_start = time.time()
-    if config.getoption("--soak-report") and not hasattr(config, "workerinput"):
+    if config.getoption("--soak-report"):
         _soak_report_path = config.getoption("--soak-report")
     if config.getoption("--build-only"):
         os.environ["SYSTOLE_BUILD_ONLY"] = "1"
@@ -68,8 +68,11 @@ def soak_seed(request, monkeypatch):
 
 
 def pytest_runtest_logreport(report):
+    # Written where the test ran (an xdist worker, or the only process), not by the controller's copy.
     path = _soak_report_path
-    if path is None or not re.search(r"-seed\d+\]$", report.nodeid):
+    if path is None or getattr(report, "node", None) is not None:
+        return
+    if not re.search(r"-seed\d+\]$", report.nodeid):
         return
     if report.when == "call" or report.failed:
         line = {"nodeid": report.nodeid, "when": report.when, "outcome": report.outcome,
