@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tb.common.tools import ROOT  # noqa: E402
 
 OUT = ROOT / "out" / "soak"
-SEEDED = re.compile(r"^(?P<node>.*)-seed(?P<seed>\d+)\]$")
+SEEDED = re.compile(r"-seed(?P<seed>\d+)(?=[-\]])")  # the soak's id part, wherever pytest put it
 
 
 def seed_list(master: int, n: int) -> list[int]:
@@ -45,10 +45,10 @@ def reproduce(node: str, seed: int, sim_env: str) -> str:
 
 
 def split_node(seeded: str) -> tuple[str, int]:
-    m = SEEDED.match(seeded)
+    m = SEEDED.search(seeded)
     if m is None:
         raise ValueError(f"not a soak node id: {seeded}")
-    return m["node"] + "]", int(m["seed"])
+    return seeded[:m.start()] + seeded[m.end():], int(m["seed"])
 
 
 def rerun_with_waves(junit: Path) -> int:

@@ -72,7 +72,7 @@ def pytest_runtest_logreport(report):
     path = _soak_report_path
     if path is None or getattr(report, "node", None) is not None:
         return
-    if not re.search(r"-seed\d+\]$", report.nodeid):
+    if not re.search(r"-seed\d+[-\]]", report.nodeid):
         return
     if report.when == "call" or report.failed:
         line = {"nodeid": report.nodeid, "when": report.when, "outcome": report.outcome,

@@ -61,5 +61,7 @@ def test_soak_seeds() -> None:
     assert (node, seed) == ("tb/pe/test_pe.py::test_pe[icarus]", 42)
     expected = "SEED=42 SIM=icarus .venv/bin/pytest -q 'tb/pe/test_pe.py::test_pe[icarus]'"
     assert soak.reproduce(node, seed, "both") == expected
+    vpu = "tb/vpu/test_vpu.py::test_vpu"
+    assert soak.split_node(f"{vpu}[icarus-seed7-4]") == (f"{vpu}[icarus-4]", 7)
     with pytest.raises(ValueError):
         soak.split_node("tb/pe/test_pe.py::test_pe[icarus]")
