@@ -4,6 +4,8 @@
 # Knobs: SIM=icarus|verilator|both (default: both), TEST=<pytest -k expression>, SEED=<int >= 0>, WAVES=0|1,
 #        TESTCASE=<cocotb test name>, JOBS=<pytest-xdist workers >= 1>, DEMO_ARGS="--epochs 2 ...",
 #        MODEL=<.onnx> INPUT=<.npy> LABELS=<.npy> RUN_ARGS="--array-size 4 ..." (make run).
+#        SHARD=<i>/<n> (make test: shard i of n, pytest-split), JUNIT=<file> (make test: JUnit XML),
+#        SEEDS=<n> and SOAK_SEED=<int> (make soak).
 
 SHELL        := /bin/bash
 .SHELLFLAGS  := -eo pipefail -c
@@ -11,12 +13,16 @@ PYTHON       ?= $(shell command -v python3.11 || command -v python3)
 VENV         := .venv
 PY           := $(VENV)/bin/python
 STAMP        := $(VENV)/.installed
-SYS_PACKAGES := iverilog gtkwave liblz4-dev
+SYS_PACKAGES := iverilog gtkwave liblz4-dev lcov ccache
 SIM          ?= both
 JOBS         ?= $(shell nproc 2>/dev/null || echo 2)
 TEST         ?=
 SEED         ?=
 TESTCASE     ?=
+SHARD        ?=
+JUNIT        ?=
+SEEDS        ?= 100
+SOAK_SEED    ?=
 
 export SIM SEED WAVES TESTCASE
 
@@ -32,21 +38,28 @@ $(error $(KNOB_ERROR))
 endif
 
 PYTEST_K := $(if $(TEST),-k "$(TEST)",)
+# SHARD=i/n: pytest-split's shard i of n, balanced by the checked-in durations (tb/test_durations.json).
+SPLIT    := $(if $(SHARD),--splits $(word 2,$(subst /, ,$(SHARD))) --group $(word 1,$(subst /, ,$(SHARD))) \
+              --durations-path tb/test_durations.json --splitting-algorithm least_duration,)
+PYTEST_N := -q -n $(JOBS) --dist loadgroup
 
-.PHONY: help bootstrap sysdeps venv demo lint test test-models sim waves bench run formal clean distclean
+.PHONY: help bootstrap sysdeps venv demo lint test test-models sim waves bench run formal coverage soak clean distclean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 	@echo "  knobs: SIM=icarus|verilator|both (default both)  TEST=<pytest -k expr>  SEED=<int >= 0>  JOBS=<int >= 1>"
 	@echo "         WAVES=0|1  TESTCASE=<cocotb test>  (checked before anything runs: a bad value stops make, status 2)"
+	@echo "         SHARD=<i>/<n> JUNIT=<file> (make test)  SEEDS=<n> SOAK_SEED=<int> (make soak)"
 
 bootstrap: sysdeps venv ## Install Debian packages (if missing) and the Python virtual environment
 
-sysdeps: ## Install iverilog, gtkwave and liblz4-dev when missing (needs root; otherwise prints the command)
+sysdeps: ## Install iverilog, gtkwave, liblz4-dev, lcov, ccache when missing (needs root; else prints the command)
 	@missing=""; \
 	command -v iverilog >/dev/null 2>&1 || missing="$$missing iverilog"; \
 	command -v gtkwave  >/dev/null 2>&1 || missing="$$missing gtkwave"; \
 	dpkg -s liblz4-dev  >/dev/null 2>&1 || missing="$$missing liblz4-dev"; \
+	command -v genhtml  >/dev/null 2>&1 || missing="$$missing lcov"; \
+	command -v ccache   >/dev/null 2>&1 || missing="$$missing ccache"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "[bootstrap] installing Debian packages:$$missing"; \
@@ -69,17 +82,27 @@ $(STAMP): requirements.txt
 demo: bootstrap ## Train XOR and 8x8 digits on the simulated TPU end to end (outputs in out/demo/)
 	@$(PY) scripts/demo.py $(DEMO_ARGS)
 
-lint: bootstrap ## verilator --lint-only -Wall, iverilog -g2012 and ruff on everything
+lint: bootstrap ## verilator --lint-only -Wall, iverilog -g2012, slang, ruff, actionlint on everything
 	@$(PY) scripts/lint.py
 
 test-models: bootstrap ## Golden-model unit tests only (no simulator)
 	@$(PY) -m pytest -q models $(PYTEST_K)
 
-test: lint ## Lint, then the whole regression (models, every testbench, the formal proofs) on SIM
-	@$(PY) -m pytest -q -n $(JOBS) --dist loadgroup models tb $(PYTEST_K)
+# Two passes: every HDL configuration the selected tests need is built first (in parallel, longest
+# first), then the tests run longest first and find their builds done; a timing summary closes the run.
+test: lint ## Lint, then the whole regression (models, testbenches, formal proofs) on SIM; SHARD=i/n: one shard
+	@$(PY) -m pytest $(PYTEST_N) models tb --build-only --timing-summary -rfE $(PYTEST_K) $(SPLIT)
+	@$(PY) -m pytest $(PYTEST_N) models tb --timing-summary $(PYTEST_K) $(SPLIT) $(if $(JUNIT),--junitxml=$(JUNIT),)
 
 sim: bootstrap ## Run testbenches only (no lint, no model tests): make sim TEST=array SIM=icarus
-	@$(PY) -m pytest -q -n $(JOBS) --dist loadgroup tb --ignore=tb/formal $(PYTEST_K)
+	@$(PY) -m pytest $(PYTEST_N) tb --ignore=tb/formal $(PYTEST_K)
+
+coverage: bootstrap ## Line/toggle/SVA-cover coverage of the Verilator regression: out/coverage/ (html, summary.json)
+	@JOBS=$(JOBS) $(PY) scripts/coverage.py $(if $(TEST),-k "$(TEST)",)
+
+soak: bootstrap ## Every randomized test with SEEDS seeds (SOAK_SEED: master seed) on SIM; out/soak/ + a table
+	@$(PY) scripts/soak.py --seeds $(SEEDS) --jobs $(JOBS) $(if $(SOAK_SEED),--master-seed $(SOAK_SEED),) \
+	  $(if $(TEST),-k "$(TEST)",)
 
 waves: bootstrap ## Run one test with FST tracing and open it in GTKWave: make waves TEST=array
 	@$(PY) scripts/waves.py $(if $(TEST),--test "$(TEST)",) $(if $(TESTCASE),--testcase "$(TESTCASE)",)

