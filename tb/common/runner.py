@@ -82,9 +82,14 @@ def run(
     parameters: Mapping[str, object] | None = None,
     testcase: str | Sequence[str] | None = None,
     extra_env: Mapping[str, str] | None = None,
+    variant: str | None = None,
+    log_file: Path | None = None,
 ) -> Path:
     """Build `toplevel` for `sim` with `parameters` and run the cocotb tests in `test_module`.
 
+    `variant` names a build of other sources than the real RTL (a mutant, tb/common/mutate.py): it gets
+    its own build directory. `log_file` sends the simulator's output there instead of stdout (negative
+    tests read the failing assertion's message from it).
     Returns the test directory (it holds results.xml and, with WAVES=1, the FST).
     Raises AssertionError when any cocotb test fails, naming the seed that reproduces it.
     """
@@ -96,7 +101,8 @@ def run(
     setup_tool_env()
     require("iverilog" if sim == "icarus" else "verilator")
 
-    build_dir = BUILD / f"{toplevel}.{sim}.{_tag(parameters)}{'.waves' if waves else ''}"
+    name = f"{toplevel}.{sim}.{_tag(parameters)}{'.' + variant if variant else ''}{'.waves' if waves else ''}"
+    build_dir = BUILD / name
     build_dir.mkdir(parents=True, exist_ok=True)
     build_args = _build_args(sim, waves)
     digest = _digest(sources, [toplevel, sim, parameters, build_args, waves])
@@ -141,9 +147,13 @@ def run(
             test_dir=test_dir,
             results_xml=str(xml),
             timescale=("1ns", "1ps"),
+            log_file=log_file,
         )
-    except SystemExit:
-        pass  # the results file below says what failed; a missing file means the simulator died
+    except (SystemExit, RuntimeError):
+        # The results file below says what failed; a missing file means the simulator died. A simulator
+        # that stops itself (Verilator's $stop after a failing assertion) exits non-zero, which
+        # cocotb_tools reports as RuntimeError, not SystemExit.
+        pass
     tests, failed = _results(xml)
     node = os.environ.get("PYTEST_CURRENT_TEST", "").rsplit(" ", 1)[0] or "<test>"
     case = f"TESTCASE={failed[0]} " if failed else ""
