@@ -18,6 +18,7 @@ not local nets, so they follow the documented interfaces.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 
 import cocotb
@@ -31,7 +32,9 @@ class XCheck:
     def __init__(self, dut, period_ns: float) -> None:
         self.dut = dut
         self.period_ns = period_ns
-        self.enabled = not cocotb.SIM_NAME.lower().startswith("verilator")
+        # XCHECK=0 turns it off (to measure its cost, or to look at a run that has X on purpose).
+        self.enabled = (not cocotb.SIM_NAME.lower().startswith("verilator")
+                        and os.environ.get("XCHECK", "1") != "0")
         self.started = False
         # valid handle -> (name, [(payload handle, name)])
         self._groups: dict[str, tuple[object, list[tuple[object, str]]]] = {}
@@ -57,6 +60,8 @@ class XCheck:
         if self.started or not self.enabled or not self._groups:
             return
         self.started = True
+        n = sum(1 + len(p) for _, p in self._groups.values())
+        self.dut._log.info("X/Z monitor: watching %d signals (%d valid/ready)", n, len(self._groups))
         for name, (valid, payloads) in self._groups.items():
             cocotb.start_soon(self._watch_valid(valid, name, payloads))
             for p, pname in payloads:
@@ -108,9 +113,9 @@ DMA_PORT = {  # tpu_dma, its command and on-chip memory ports (the m_axi side is
     "wr_valid_o": ("wr_sel_o", "wr_addr_o", "wr_data_o"), "wr_ready_i": (),
     "rd_req_valid_o": ("rd_sel_o", "rd_addr_o"), "rd_req_ready_i": (), "rd_rsp_valid_i": (),
 }
-CORE_PORT = {  # tpu_core: run control, host port, DMA instructions
-    "start_i": (), "busy_o": (), "done_o": ("error_o",),
-    "host_req_valid_i": ("host_req_we_i", "host_req_mem_i", "host_req_addr_i"), "host_req_ready_o": (),
+CORE_PORT = {  # tpu_core: run control, host port outputs, DMA instructions (its host requests come from
+    # the testbench or from tpu_dma's memory port, watched there)
+    "start_i": (), "busy_o": (), "done_o": ("error_o",), "host_req_ready_o": (),
     "host_rsp_valid_o": ("host_rsp_err_o",),
     "dma_req_o": ("dma_out_o", "dma_sel_o", "dma_addr_o", "dma_len_o", "dma_host_o"),
 }
