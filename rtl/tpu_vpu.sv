@@ -303,7 +303,7 @@ module tpu_vpu #(
       sva_valid_q <= {sva_valid_q[tpu_pkg::VpuLatency-2:0], in_valid_i};
     end
   end
-  assert property (@(posedge clk_i) out_valid_o == sva_valid_q[tpu_pkg::VpuLatency-1])
+  VpuLatency: assert property (@(posedge clk_i) out_valid_o == sva_valid_q[tpu_pkg::VpuLatency-1])
     else $error("tpu_vpu: out_valid_o does not follow in_valid_i by VpuLatency cycles");
 `endif
 

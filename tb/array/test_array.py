@@ -46,6 +46,7 @@ class ArrayTb(TbBase):
             for name in PE_REGISTERS
         }  # fmt: skip
         self.drive(Inputs())
+        self.xcheck.watch(dut.y_valid_o, [dut.y_data_o])
 
     # ---- driver -------------------------------------------------------------------------------
     def drive(self, inp: Inputs) -> None:

@@ -22,6 +22,7 @@ from models.fixed_point import ACC_W, DATA_W
 from models.hw import const
 from models.isa_sim import MachineState, run_status
 from tb.common.tb_base import CLOCK_PERIOD_NS, TbBase, pack, param, unpack
+from tb.common.xcheck import watch_core
 
 # The core's RTL modules, leaves first (for tb.common.tools.rtl_sources).
 CORE_SOURCES = (
@@ -64,6 +65,7 @@ class CoreEnv(TbBase):
         dut.dma_done_i.value = 0
         dut.dma_err_i.value = 0
         self._idle_host()
+        watch_core(self.xcheck, dut)
 
     def _idle_host(self) -> None:
         d = self.dut

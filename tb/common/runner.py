@@ -100,9 +100,9 @@ def _build_args(sim: str, waves: bool, coverage: bool) -> list[str]:
 
 
 def _build_dir(sim: str, toplevel: str, parameters: Mapping[str, object], waves: bool,
-               coverage: bool, build_tag: str = "") -> Path:
-    flavour = (".waves" if waves else "") + (".cov" if coverage else "")
-    return BUILD / f"{toplevel}.{sim}.{_tag(parameters)}{build_tag}{flavour}"
+               coverage: bool, variant: str | None = None) -> Path:
+    flavour = (f".{variant}" if variant else "") + (".waves" if waves else "") + (".cov" if coverage else "")
+    return BUILD / f"{toplevel}.{sim}.{_tag(parameters)}{flavour}"
 
 
 def _compiler_cache_env() -> None:
@@ -175,12 +175,12 @@ def build(
     toplevel: str,
     sources: Sequence[Path],
     parameters: Mapping[str, object] | None = None,
-    build_tag: str = "",
+    variant: str | None = None,
 ) -> Path:
     """Build one HDL configuration (unless an identical build exists) and return its build directory.
 
-    Verilator builds also get the AXI protocol checkers of tb/sva bound in (checker_sources); `build_tag`
-    names a variant of the sources (a mutant) so that it builds in a directory of its own.
+    Verilator builds also get the AXI protocol checkers of tb/sva bound in (checker_sources); `variant`
+    names other sources than the real RTL (a mutant) so that they build in a directory of their own.
 
     The flavour (WAVES, SYSTOLE_COVERAGE) comes from the environment, so a test and its pre-build agree.
     """
@@ -194,7 +194,7 @@ def build(
 
     if sim == "verilator":
         sources = [*sources, *checker_sources(sources)]
-    build_dir = _build_dir(sim, toplevel, parameters, waves, coverage, build_tag)
+    build_dir = _build_dir(sim, toplevel, parameters, waves, coverage, variant)
     build_dir.mkdir(parents=True, exist_ok=True)
     build_args = _build_args(sim, waves, coverage)
     opt = _opt_fast() if sim == "verilator" else ""
@@ -255,18 +255,22 @@ def run(
     parameters: Mapping[str, object] | None = None,
     testcase: str | Sequence[str] | None = None,
     extra_env: Mapping[str, str] | None = None,
-    build_tag: str = "",
+    variant: str | None = None,
+    log_file: Path | None = None,
 ) -> Path:
     """Build `toplevel` for `sim` with `parameters` and run the cocotb tests in `test_module`.
 
-    `build_tag`: see build(). Returns the test directory (it holds results.xml and, with WAVES=1, the FST).
+    `variant` names a build of other sources than the real RTL (a mutant, tb/common/mutate.py): it gets
+    its own build directory. `log_file` sends the simulator's output there instead of stdout (negative
+    tests read the failing assertion's message from it).
+    Returns the test directory (it holds results.xml and, with WAVES=1, the FST).
     Raises AssertionError when any cocotb test fails, naming the seed that reproduces it.
     """
     parameters = dict(parameters or {})
     waves = _env_flag("WAVES")
     testcase = os.environ.get("TESTCASE") or testcase
     seed = int(os.environ.get("SEED") or random.SystemRandom().randrange(1, 2**31))
-    build_dir = build(sim, toplevel, sources, parameters, build_tag)
+    build_dir = build(sim, toplevel, sources, parameters, variant)
     if _env_flag("SYSTOLE_BUILD_ONLY"):
         import pytest  # only the --build-only pass of pytest sets this knob
 
@@ -294,9 +298,13 @@ def run(
             test_dir=test_dir,
             results_xml=str(xml),
             timescale=("1ns", "1ps"),
+            log_file=log_file,
         )
-    except SystemExit:
-        pass  # the results file below says what failed; a missing file means the simulator died
+    except (SystemExit, RuntimeError):
+        # The results file below says what failed; a missing file means the simulator died. A simulator
+        # that stops itself (Verilator's $stop after a failing assertion) exits non-zero, which
+        # cocotb_tools reports as RuntimeError, not SystemExit.
+        pass
     if coverage_enabled():
         _keep_coverage(test_dir, seed)
     tests, failed = _results(xml)

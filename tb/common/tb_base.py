@@ -10,12 +10,15 @@ from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, FallingEdge, RisingEdge
 
 from tb.common import fcov
+from tb.common.xcheck import XCheck
 
 CLOCK_PERIOD_NS = 10
 
 
 class TbBase:
-    """Owns the clock (`clk_i`), the active-low asynchronous reset (`rst_ni`) and the seeded RNG.
+    """Owns the clock (`clk_i`), the active-low asynchronous reset (`rst_ni`), the seeded RNG and the X/Z
+    monitor (`self.xcheck`, tb/common/xcheck.py: subclasses say what it watches; it starts when reset is
+    first released).
 
     Randomness comes only from `self.rng`, seeded by cocotb's per-test seed, so SEED=<n> reproduces a run.
     Stimulus is driven just after the falling edge and sampled at the rising edge, which keeps
@@ -31,15 +34,17 @@ class TbBase:
         run_seed = os.environ.get("COCOTB_RANDOM_SEED", "?")
         self.log.info("test seed %d from run seed %s (rerun with SEED=%s)",
                       cocotb.RANDOM_SEED, run_seed, run_seed)
+        self.xcheck = XCheck(dut, CLOCK_PERIOD_NS)
         Clock(dut.clk_i, CLOCK_PERIOD_NS, unit="ns").start()
         fcov.attach(dut)  # functional-coverage monitors, only under make coverage
 
     async def reset(self, cycles: int = 2) -> None:
-        """Assert rst_ni for `cycles` clocks, then release it between edges."""
+        """Assert rst_ni for `cycles` clocks, then release it between edges (and start the X/Z monitor)."""
         self.dut.rst_ni.value = 0
         await ClockCycles(self.dut.clk_i, cycles)
         await FallingEdge(self.dut.clk_i)
         self.dut.rst_ni.value = 1
+        self.xcheck.start()
 
     async def cycles(self, n: int) -> None:
         await ClockCycles(self.dut.clk_i, n)

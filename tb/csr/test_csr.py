@@ -20,6 +20,7 @@ from tb.common import runner
 from tb.common.axi import CsrClient, axil_master, set_pauses
 from tb.common.tb_base import TbBase, param
 from tb.common.tools import rtl_sources
+from tb.common.xcheck import CSR_PORT, watch_axil_slave
 
 CORE_INPUTS = ("busy_i", "done_i", "err_i", "pc_i", "dma_cmd_ready_i", "dma_busy_i", "dma_done_i",
                "dma_err_i", "perf_array_busy_i", "perf_macs_i", "perf_wstall_i", "perf_dma_bytes_i",
@@ -36,6 +37,8 @@ class CsrTb(TbBase):
         for name in CORE_INPUTS:
             getattr(dut, name).value = 0
         self.axil = axil_master(dut, self.rng)
+        watch_axil_slave(self.xcheck, dut)
+        self.xcheck.watch_names(dut, CSR_PORT)
         self.client = CsrClient(self.axil)
         self.regs = csr.registers()
         self.config = csr.config_values(

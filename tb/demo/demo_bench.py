@@ -59,8 +59,10 @@ class Chip:
                                         "wm_depth": e.wm_depth, "acc_depth": e.acc_depth}
         elif self.transport == "axi":
             from tb.common.driver import TpuDriver
+            from tb.common.xcheck import watch_top
 
             tb = TbBase(self.dut)
+            watch_top(tb.xcheck, self.dut)
             self.drv = TpuDriver(self.dut, tb.rng, host_size=HOST_SIZE)
             await tb.reset()
             await self.drv.init()

@@ -17,17 +17,12 @@ from tb.common import runner
 from tb.common.axi import DECERR, SLVERR, ErrorAxiSlave, axi_ram, pack_words, unpack_words
 from tb.common.tb_base import TbBase, param
 from tb.common.tools import rtl_sources
+from tb.common.xcheck import watch_dma
 
 RAM = 1 << 16
 TO_CHIP, TO_HOST = const("DmaDirToChip"), const("DmaDirToHost")
 SELS = (const("MemSelImem"), const("MemSelUb"), const("MemSelWm"), const("MemSelAcc"))
 TIMEOUT_NS = 400_000
-
-
-def val(sig) -> int:
-    """A signal as an int, 0 while it is undriven (bus models leave data-like signals X when idle)."""
-    v = sig.value
-    return int(v) if v.is_resolvable else 0
 
 
 class DmaTb(TbBase):
@@ -55,7 +50,14 @@ class DmaTb(TbBase):
         for name in ("cmd_valid_i", "wr_ready_i", "rd_req_ready_i", "rd_rsp_valid_i", "rd_rsp_data_i",
                      "cmd_win_i", "win_base_i", "win_limit_i", "timeout_i", "abort_i"):
             getattr(dut, name).value = 0
+        watch_dma(self.xcheck, dut)
         cocotb.start_soon(self.monitor())
+
+    def bit(self, sig) -> int:
+        """A handshake signal as an int; X or Z fails (the bus models drive valid/ready from reset on)."""
+        v = sig.value
+        assert v.is_resolvable, f"{sig._name} = {v} at cycle {self.cycle}"
+        return int(v)
 
     def rand_words(self, sel: int, n: int) -> list[int]:
         nbytes = self.width[sel] // 8
@@ -85,9 +87,9 @@ class DmaTb(TbBase):
             else:
                 d.rd_rsp_valid_i.value = 0
             await ReadOnly()
-            s = {n: val(getattr(d, f"m_axi_{n}")) for n in (
-                "arvalid", "arready", "rvalid", "rready", "rlast", "awvalid", "awready", "wvalid", "wready",
-                "wlast", "bvalid", "bready")}
+            s = {n: self.bit(getattr(d, f"m_axi_{n}")) for n in (
+                "arvalid", "arready", "rvalid", "rready", "awvalid", "awready", "wvalid", "wready", "bvalid",
+                "bready")}
             wr_valid, wr_ready = int(d.wr_valid_o.value), int(d.wr_ready_i.value)
             busy, done = int(d.busy_o.value), int(d.done_o.value)
             run = busy and not done
@@ -112,7 +114,7 @@ class DmaTb(TbBase):
                     assert int(getattr(d, f"m_axi_{ch}burst").value) == 1, "not INCR"
                     assert (1 << int(getattr(d, f"m_axi_{ch}size").value)) == self.bus_bytes
                     setattr(self, ch, getattr(self, ch) + 1)
-            if s["rvalid"] and s["rready"] and s["rlast"]:
+            if s["rvalid"] and s["rready"] and self.bit(d.m_axi_rlast):  # a payload: X while rvalid is low
                 self.rlast += 1
             self.max_reads_in_flight = max(self.max_reads_in_flight, self.ar - self.rlast)
             if s["wvalid"] and s["wready"]:

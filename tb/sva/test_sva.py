@@ -161,4 +161,4 @@ def test_checker_fires_on_mutant(capfd, case: str) -> None:
         sources = mutate(Path(tmp), module, old, new)
         expect_assertion(capfd, name, lambda: runner.run(
             "verilator", module, tb_module, sources, PARAMS[module], testcase=testcase,
-            build_tag=f".mutant_{case}"))
+            variant=f"mutant_{case}"))

@@ -49,6 +49,7 @@ from tb.common.core_env import CORE_SOURCES
 from tb.common.driver import TpuDmaError, TpuDriver, TpuError, TpuTimeout
 from tb.common.tb_base import TbBase, param
 from tb.common.tools import rtl_sources
+from tb.common.xcheck import watch_top
 
 ERR = {n: const(n) for n in ("ErrNone", "ErrDmaAddr", "ErrDmaSlv", "ErrDmaDec", "ErrLen", "ErrAddr")}
 HOST_SIZE = 1 << 18
@@ -59,6 +60,7 @@ class TopTb(TbBase):
         super().__init__(dut)
         self.P = param(dut, "P")
         self.depths = {n: param(dut, n) for n in ("ImemDepth", "UbDepth", "WmDepth", "AccDepth")}
+        watch_top(self.xcheck, dut)
 
     async def driver(self, pause: float = 0.0, ram=None) -> TpuDriver:
         """The test's one driver (bus models attach once), after a reset, with `pause` back-pressure."""

@@ -164,6 +164,7 @@ class VpuTb(TbBase):
         self.sb = Scoreboard(self.log)
         self.stopping = False
         self.junk()
+        self.xcheck.watch(dut.out_valid_o, [dut.out_data_o])
         cocotb.start_soon(self.monitor())
 
     def junk(self) -> None:
