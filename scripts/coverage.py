@@ -14,7 +14,11 @@
 "line" counts Verilator's line and branch points (both come from --coverage-line); "toggle" counts every
 bit's 0->1 and 1->0 (signals up to runner.COVERAGE_MAX_WIDTH bits); "user" counts SVA cover properties.
 Waivers (tb/coverage_waivers.txt) remove unreachable points from the counts; they are listed separately
-and never count as covered. "functional_percent" is reserved for the functional cover groups (null).
+and never count as covered.
+
+Functional coverage (tb/common/fcov.py, cocotb-coverage): both runs sample the cover points
+(SYSTOLE_FCOV), and the regression runs a second time on Icarus without code coverage so the functional
+report merges both simulators: out/coverage/functional.txt and .json, its percentage in summary.json.
 
 Usage: scripts/coverage.py [--no-run] [--jobs N] [-k EXPR]; exits non-zero when a test failed or a
 target (LINE_TARGET, TOGGLE_TARGET, TOTAL_LINE_TARGET) is missed (--no-fail-under: report only).
@@ -259,7 +263,7 @@ def report(table: dict[str, dict[str, Counts]], waived: list, waivers: list[Waiv
     summary = {
         "line_percent": t["line"].percent, "toggle_percent": t["toggle"].percent,
         "user_percent": t["user"].percent,
-        "functional_percent": None,  # filled by the functional cover groups (issue 10, section 2)
+        "functional_percent": None,  # filled in by functional_report()
         "targets": {"module_line": LINE_TARGET, "module_toggle": TOGGLE_TARGET,
                     "total_line": TOTAL_LINE_TARGET, "met": ok},
         "modules": modules,
@@ -269,15 +273,41 @@ def report(table: dict[str, dict[str, Counts]], waived: list, waivers: list[Waiv
     return summary, ok
 
 
-def run_regression(jobs: int, k: str | None) -> int:
-    env = dict(os.environ, SIM="verilator", SYSTOLE_COVERAGE="1")
+FUNCTIONAL_DATA = OUT / "functional"
+
+
+def run_regression(jobs: int, k: str | None, sims: list[str]) -> int:
+    """The testbench regression on each of `sims` (code coverage on Verilator), sampling functional
+    coverage into FUNCTIONAL_DATA; the worst exit status."""
     shutil.rmtree(COVERAGE_DATA, ignore_errors=True)
-    base = [sys.executable, "-m", "pytest", "-q", "-n", str(jobs), "--dist", "loadgroup", "tb"]
+    shutil.rmtree(FUNCTIONAL_DATA, ignore_errors=True)
+    base = [sys.executable, "-m", "pytest", "-q", "-n", str(jobs), "--dist", "loadgroup", "tb",
+            "--ignore=tb/formal"]
     base += ["-k", k] if k else []
-    built = subprocess.run(base + ["--build-only"], cwd=ROOT, env=env).returncode
-    if built != 0:
-        return built
-    return subprocess.run(base + ["--timing-summary"], cwd=ROOT, env=env).returncode
+    rc = 0
+    for sim in sims:
+        env = dict(os.environ, SIM=sim, SYSTOLE_FCOV=str(FUNCTIONAL_DATA))
+        if sim == "verilator":
+            env["SYSTOLE_COVERAGE"] = "1"
+        print(f"[coverage] regression on {sim}", flush=True)
+        built = subprocess.run(base + ["--build-only"], cwd=ROOT, env=env).returncode
+        rc = max(rc, built or subprocess.run(base + ["--timing-summary"], cwd=ROOT, env=env).returncode)
+    return rc
+
+
+def functional_report() -> float | None:
+    """Merge the functional-coverage runs: functional.txt/.json in OUT, a table; the percentage."""
+    from tb.common import fcov
+
+    runs = sorted(FUNCTIONAL_DATA.glob("*.yml"))
+    if not runs:
+        print("[coverage] no functional-coverage data", file=sys.stderr)
+        return None
+    summary = fcov.report(runs, OUT)
+    print((OUT / "functional.txt").read_text().split("\n\n")[0])
+    print(f"[coverage] functional: {summary['hit']}/{summary['bins']} bins over {len(runs)} simulations; "
+          f"missed bins in {OUT / 'functional.txt'}")
+    return summary["functional_percent"]
 
 
 def main() -> int:
@@ -286,8 +316,11 @@ def main() -> int:
     ap.add_argument("--jobs", type=int, default=int(os.environ.get("JOBS") or os.cpu_count() or 2))
     ap.add_argument("-k", default=os.environ.get("TEST") or None, help="pytest -k expression")
     ap.add_argument("--no-fail-under", action="store_true", help="exit 0 even when a target is missed")
+    ap.add_argument("--functional-sims", default="verilator,icarus",
+                    help="simulators whose runs feed functional coverage (Verilator always runs first)")
     args = ap.parse_args()
-    rc = 0 if args.no_run else run_regression(args.jobs, args.k)
+    sims = ["verilator"] + [s for s in args.functional_sims.split(",") if s and s != "verilator"]
+    rc = 0 if args.no_run else run_regression(args.jobs, args.k, sims)
     files = sorted(COVERAGE_DATA.glob("*.dat"))
     if not files:
         print(f"[coverage] no coverage data under {COVERAGE_DATA}", file=sys.stderr)
@@ -302,6 +335,7 @@ def main() -> int:
     print(f"[coverage] {len(files)} runs merged")
     summary, ok = report(table, waived, waivers)
     summary["runs"] = len(files)
+    summary["functional_percent"] = functional_report()
     (OUT / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
     print(f"[coverage] wrote {OUT / 'summary.json'}, {OUT / 'coverage.info'}"
           + (f", {OUT / 'html' / 'index.html'}" if html_ok else " (no HTML)"))
