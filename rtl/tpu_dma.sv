@@ -601,9 +601,7 @@ module tpu_dma
     if (!rst_ni) begin
       // nothing to check in reset
     end else begin
-      No4kCrossing: assert (!axv_q
-          || ({1'b0, ax_addr_q[11:0]} + ((13'(ax_len_q) + 13'd1) << BusLog2)) <= 13'h1000)
-        else $error("burst at %h, %0d beats, crosses a 4 KiB boundary", ax_addr_q, ax_len_q + 1);
+      // The bus rules (no burst across 4 KiB, ...) are the port checker's (tb/sva/tpu_axi_checker.sv).
       RspFifoBounded: assert (rsp_cnt_q <= 3'(RspDepth) && inflight_q <= 3'(RspDepth))
         else $error("read-response FIFO overflow");
     end

@@ -283,7 +283,9 @@ module tpu_top #(
                        : (state_q == TAbort ? 8'(ErrAbort) : 8'(core_err));
   assign csr_dma_done  = (state_q == THost && fe_done) || (ab_end && !ab_run_q);
   assign csr_dma_err   = state_q == TAbort ? 8'(DmaErrAbort) : fe_err;
-  assign csr_pc        = state_q == TRun ? 32'(core_pc) : (state_q == TAbort ? ab_pc_q : 32'd0);
+  // In the run's first cycle the core has not started yet: its PC is still the previous run's.
+  assign csr_pc        = state_q == TRun ? (core_start_q ? 32'd0 : 32'(core_pc))
+                                         : (state_q == TAbort ? ab_pc_q : 32'd0);
 
   always_ff @(posedge clk_i or negedge rst_ni) begin
     if (!rst_ni) begin
@@ -373,7 +375,7 @@ module tpu_top #(
         cmd_v_q      <= 1'b0;
         core_start_q <= 1'b0;
         ab_run_q <= state_q != THost;
-        ab_pc_q  <= state_q == TRun ? 32'(core_pc) : 32'd0;
+        ab_pc_q  <= csr_pc;
       end
     end
   end

@@ -148,8 +148,8 @@ async def _dma_transfer(dut, direction: int, host_addr: int, n: int, stall: str 
 
 @cocotb.test()
 async def dma_4k(dut) -> None:
-    """No4kCrossing (mutant: bursts not split at 4 KiB): a read starting 32 bytes before 0x1000 (AR
-    stalled: the testbench's own 4 KiB check at the handshake would fire first)."""
+    """The port checker's Ar4k (mutant: bursts not split at 4 KiB): a read starting 32 bytes before 0x1000
+    (AR stalled: the testbench's own 4 KiB check at the handshake would fire first)."""
     await _dma_transfer(dut, 0, 0x1000 - 32, 16, stall="ar")
 
 
@@ -192,8 +192,8 @@ CASES = [
     Case("IssueOnlyWhenAccepted", "tpu_munit", "munit_issue", {"P": 2}),
     Case("VpuLatency", "tpu_vpu", "vpu_latency", {"P": 2},
          {"tpu_vpu.sv": [("assign out_valid_o = s6_valid_q;", "assign out_valid_o = s5_valid_q;")]}),
-    Case("No4kCrossing", "tpu_dma", "dma_4k", DMA_PARAMS,
-         {"tpu_dma.sv": [("if (burst > TotW'(to4k)) burst = TotW'(to4k);", "")]}),
+    Case("u_axi_checker.g_master_assert.Ar4k", "tpu_dma", "dma_4k", DMA_PARAMS,
+         {"tpu_dma.sv": [("if (CmpW'(burst) > CmpW'(to4k)) burst = TotW'(to4k);", "")]}),
     Case("RspFifoBounded", "tpu_dma", "dma_fifo", DMA_PARAMS,
          {"tpu_dma.sv": [("inflight_q < 3'(RspDepth);", "inflight_q <= 3'(RspDepth);")]}),
     Case("m_axi_arvalid", "tpu_dma", "dma_x", DMA_PARAMS,
