@@ -241,3 +241,16 @@ class ErrorAxiSlave:
             if self.bvalid and s["bready"]:
                 self.bvalid = False
                 self.b.popleft()
+
+
+class SlaveRam:
+    """The driver's host-memory interface on an ErrorAxiSlave's bytes."""
+
+    def __init__(self, slave: ErrorAxiSlave) -> None:
+        self.slave = slave
+
+    def write(self, addr: int, data: bytes) -> None:
+        self.slave.mem[addr:addr + len(data)] = data
+
+    def read(self, addr: int, n: int) -> bytes:
+        return bytes(self.slave.mem[addr:addr + n])

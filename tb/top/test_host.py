@@ -31,7 +31,7 @@ from models.host_model import MASK32, MASK64, HostModel, SparseBytes, bursts
 from models.hw import const
 from models.isa_sim import HostMemory
 from tb.common import runner
-from tb.common.axi import ErrorAxiSlave
+from tb.common.axi import ErrorAxiSlave, SlaveRam
 from tb.common.driver import TpuDriver
 from tb.common.tb_base import TbBase, param
 from tb.common.tools import rtl_sources
@@ -447,19 +447,6 @@ class _SkewQueue(list):
 
     def popleft(self):
         return self.pop(0)
-
-
-class SlaveRam:
-    """The driver's host-memory interface on an ErrorAxiSlave's bytes."""
-
-    def __init__(self, slave: ErrorAxiSlave) -> None:
-        self.slave = slave
-
-    def write(self, addr: int, data: bytes) -> None:
-        self.slave.mem[addr:addr + len(data)] = data
-
-    def read(self, addr: int, n: int) -> bytes:
-        return bytes(self.slave.mem[addr:addr + n])
 
 
 @cocotb.test()

@@ -44,7 +44,7 @@ from models.mlp import Q_MASTER, CompiledMlp, compile_mlp
 from models.programs import GemmLayout, gemm_program
 from models.train_ref import TrainConfig, forward, init_params, train_step
 from tb.common import runner
-from tb.common.axi import DECERR, SLVERR, ErrorAxiSlave
+from tb.common.axi import DECERR, SLVERR, ErrorAxiSlave, SlaveRam
 from tb.common.core_env import CORE_SOURCES
 from tb.common.driver import TpuDmaError, TpuDriver, TpuError, TpuTimeout
 from tb.common.tb_base import TbBase, param
@@ -218,19 +218,6 @@ async def csr_responses(dut) -> None:
             assert resp == csr.expected_response(off, write=True), f"write {off:#x}: {resp}"
             assert resp in (SLVERR, DECERR)
     assert await drv.csr.rd("VERSION") == const("CsrVersionValue")
-
-
-class SlaveRam:
-    """The driver's host-memory interface on top of ErrorAxiSlave's byte array."""
-
-    def __init__(self, slave: ErrorAxiSlave) -> None:
-        self.slave = slave
-
-    def write(self, addr: int, data: bytes) -> None:
-        self.slave.mem[addr:addr + len(data)] = data
-
-    def read(self, addr: int, n: int) -> bytes:
-        return bytes(self.slave.mem[addr:addr + n])
 
 
 @cocotb.test()
