@@ -21,6 +21,11 @@ module fv_dma
   input logic [1:0]  cmd_sel_i,
   input logic [3:0]  cmd_mem_addr_i,
   input logic [2:0]  cmd_len_i,
+  input logic        cmd_win_i,     // the window, the timeout and abort are free (the CSRs may change them)
+  input logic [63:0] win_base_i,
+  input logic [63:0] win_limit_i,
+  input logic [31:0] timeout_i,
+  input logic        abort_i,
   input logic        wr_ready_i,
   input logic        rd_req_ready_i,
   input logic        rd_rsp_valid_i,
