@@ -296,6 +296,9 @@ module fv_dma
       CoverFullBurst: cover (m_axi_wvalid && m_axi_wready && m_axi_wlast && wbeat == 8'd3);
       CoverTwoOutstanding: cover (ar_n - rb_n == 8'd2);
       CoverSlvErr: cover (done_o && err_o == 8'(DmaErrSlv));
+      CoverWindowRefused: cover (done_o && err_o == 8'(DmaErrWindow));
+      CoverTimeoutDrain: cover (u_dut.hung_q && m_axi_wvalid && m_axi_wready && m_axi_wlast);
+      CoverAbortDrain: cover (done_o && err_o == 8'(DmaErrAbort) && dir_q == 1'b1 && req_beats_q != '0);
     end
   end
 
