@@ -40,9 +40,9 @@ module fv_csr
   logic        s_axil_awready, s_axil_wready, s_axil_bvalid, s_axil_arready, s_axil_rvalid;
   logic [1:0]  s_axil_bresp, s_axil_rresp;
   logic [31:0] s_axil_rdata;
-  logic        start_o, irq_o, dma_cmd_valid_o, dma_cmd_dir_o;
-  logic [63:0] prog_base_o, dma_cmd_host_addr_o;
-  logic [31:0] prog_len_o, dma_cmd_mem_addr_o, dma_cmd_len_o;
+  logic        start_o, irq_o, dma_cmd_valid_o, dma_cmd_dir_o, abort_o;
+  logic [63:0] prog_base_o, dma_cmd_host_addr_o, win_base_o, win_limit_o;
+  logic [31:0] prog_len_o, dma_cmd_mem_addr_o, dma_cmd_len_o, dma_timeout_o;
   logic [1:0]  dma_cmd_sel_o;
 
   tpu_csr #(.P(2)) u_dut (.*);
@@ -62,15 +62,20 @@ module fv_csr
 
   // ---- The register map, written again from docs/csr.md -----------------------------------------
   function automatic logic map_writable(input logic [7:0] off);
-    map_writable = off == 8'h00 || (off >= 8'h0C && off <= 8'h30);
+    map_writable = off == 8'h00 || (off >= 8'h0C && off <= 8'h30) || (off >= 8'h60 && off <= 8'h70);
   endfunction
   function automatic logic map_mapped(input logic [7:0] off);
-    map_mapped = (off <= 8'h34) || (off >= 8'h40 && off <= 8'h58) || (off >= 8'h80 && off <= 8'hAC);
+    map_mapped = (off <= 8'h34) || (off >= 8'h40 && off <= 8'h58) || (off >= 8'h60 && off <= 8'h70)
+                 || (off >= 8'h80 && off <= 8'hAC);
   endfunction
 
   // ---- Reset in the first cycle only ---------------------------------------------------------------
   logic init_q = 1'b1;
-  always_ff @(posedge clk_i) init_q <= 1'b0;
+  logic post_q = 1'b1;  // the first cycle after reset
+  always_ff @(posedge clk_i) begin
+    init_q <= 1'b0;
+    post_q <= init_q;
+  end
   always_comb begin
     if (init_q) ResetFirst: assume (!rst_ni);
     else ResetNever: assume (rst_ni);
@@ -85,11 +90,11 @@ module fv_csr
   logic        start_exp_q, rej_exp_q, dma_exp_q, dma_rej_exp_q, clear_exp_q;
   logic [IrqW-1:0] irq_prev_q, irq_set_prev_q;
   logic [15:0] rej_prev_q, dma_rej_prev_q;
-  logic [31:0] cfg_prev_q [9];
+  logic [31:0] cfg_prev_q [14];
   logic [63:0] cnt_prev_q, lo_read_q;  // counter 4 (DMA_BYTES: it carries into HI fastest)
   logic        lo_seen_q;
 
-  logic [31:0] cfg_now [9];
+  logic [31:0] cfg_now [14];
   assign cfg_now[0] = 32'(u_dut.irq_en_q);
   assign cfg_now[1] = u_dut.prog_lo_q;
   assign cfg_now[2] = u_dut.prog_hi_q;
@@ -99,17 +104,23 @@ module fv_csr
   assign cfg_now[6] = u_dut.dma_mem_q;
   assign cfg_now[7] = u_dut.dma_len_q;
   assign cfg_now[8] = {29'd0, u_dut.dma_sel_q, u_dut.dma_dir_q};
+  assign cfg_now[9]  = win_base_o[31:0];
+  assign cfg_now[10] = win_base_o[63:32];
+  assign cfg_now[11] = win_limit_o[31:0];
+  assign cfg_now[12] = win_limit_o[63:32];
+  assign cfg_now[13] = dma_timeout_o;
 
   logic [IrqW-1:0] irq_set_now;
   assign irq_set_now = {1'b0, dma_done_i && dma_err_i != 8'd0, dma_done_i, done_i && err_i != 8'd0, done_i};
 
   logic [31:0] w_mask, w_bits;
-  logic        b_new, r_new, dma_new, ctrl_start, ctrl_dma_start, ctrl_clear, exec;
+  logic        b_new, r_new, dma_new, ctrl_start, ctrl_dma_start, ctrl_clear, ctrl_abort, exec;
   assign w_mask = {{8{w_strb_q[3]}}, {8{w_strb_q[2]}}, {8{w_strb_q[1]}}, {8{w_strb_q[0]}}};
   assign w_bits = w_data_q & w_mask;
   assign ctrl_start     = aw_off_q == 8'(CsrCtrl) && w_bits[CtrlStart];
   assign ctrl_dma_start = aw_off_q == 8'(CsrCtrl) && w_bits[CtrlDmaStart];
   assign ctrl_clear     = aw_off_q == 8'(CsrCtrl) && w_bits[CtrlCntClear];
+  assign ctrl_abort     = aw_off_q == 8'(CsrCtrl) && w_bits[CtrlAbort];
   assign b_new   = s_axil_bvalid && !b_prev_q;  // one write in flight: a rising BVALID is a new answer
   assign r_new   = s_axil_rvalid && !r_prev_q;
   assign dma_new = dma_cmd_valid_o && !dma_prev_q;
@@ -149,12 +160,12 @@ module fv_csr
       if (s_axil_arvalid && s_axil_arready) ar_off_q <= {s_axil_araddr[7:2], 2'b00};
       if (start_o) run_q <= 1'b1;
       else if (done_i) run_q <= 1'b0;
-      if (exec && ctrl_dma_start && !dma_busy_i && !dma_run_q) dma_run_q <= 1'b1;
+      if (exec && ctrl_dma_start && !ctrl_abort && !dma_busy_i && !dma_run_q) dma_run_q <= 1'b1;
       else if (dma_done_i) dma_run_q <= 1'b0;
-      start_exp_q   <= exec && ctrl_start && !busy_i && !run_q;
-      rej_exp_q     <= exec && ctrl_start && (busy_i || run_q);
-      dma_exp_q     <= exec && ctrl_dma_start && !dma_busy_i && !dma_run_q;
-      dma_rej_exp_q <= exec && ctrl_dma_start && (dma_busy_i || dma_run_q);
+      start_exp_q   <= exec && ctrl_start && !ctrl_abort && !busy_i && !run_q;
+      rej_exp_q     <= exec && ctrl_start && (ctrl_abort || busy_i || run_q);
+      dma_exp_q     <= exec && ctrl_dma_start && !ctrl_abort && !dma_busy_i && !dma_run_q;
+      dma_rej_exp_q <= exec && ctrl_dma_start && (ctrl_abort || dma_busy_i || dma_run_q);
       clear_exp_q   <= exec && ctrl_clear;
       // A read executes at its AR handshake.
       if (s_axil_arvalid && s_axil_arready && s_axil_araddr[7:2] == 6'(CsrDmaBytesLo / 4)) begin
@@ -167,7 +178,7 @@ module fv_csr
     rej_prev_q     <= u_dut.rej_q;
     dma_rej_prev_q <= u_dut.dma_rej_q;
     cnt_prev_q     <= u_dut.cnt_q[4];
-    for (int i = 0; i < 9; i++) cfg_prev_q[i] <= cfg_now[i];
+    for (int i = 0; i < 14; i++) cfg_prev_q[i] <= cfg_now[i];
   end
 
   always_ff @(posedge clk_i) begin
@@ -199,9 +210,15 @@ module fv_csr
                       || u_dut.irq_st_q == (irq_prev_q | irq_set_prev_q
                                             | {rej_exp_q || dma_rej_exp_q, 4'd0}));
       IrqLevel: assert (irq_o == |(u_dut.irq_st_q & u_dut.irq_en_q));
-      // START: accepted exactly when a CTRL write with START executes while the core is idle and not
-      // already started; a rejected one is counted (saturating) unless the same write clears.
-      StartRule: assert (start_o == (exec && ctrl_start && !busy_i && !run_q));
+      // START: accepted exactly when a CTRL write with START (and no ABORT) executes while the core is idle
+      // and not already started; a rejected one is counted (saturating) unless the same write clears.
+      StartRule: assert (start_o == (exec && ctrl_start && !ctrl_abort && !busy_i && !run_q));
+      // ABORT: a pulse exactly when a CTRL write with ABORT executes; it refuses the starts of that write.
+      AbortRule: assert (abort_o == (exec && ctrl_abort));
+      // The window and the timeout are the registers, as the DMA sees them; the timeout resets to 65536.
+      ResetValues: assert (!post_q || (win_base_o == '0 && win_limit_o == '0
+                                       && dma_timeout_o == 32'(DmaTimeoutReset)));
+      WinPorts: assert (win_base_o == {cfg_now[10], cfg_now[9]} && win_limit_o == {cfg_now[12], cfg_now[11]});
       StartRejects: assert (u_dut.rej_q == (clear_exp_q ? 16'd0 : rej_exp_q ? sat_inc(rej_prev_q) : rej_prev_q));
       // DMA_START: the same rule; the accepted command is presented in the next cycle and held until ready.
       DmaStartRule: assert (dma_new == dma_exp_q);
@@ -245,6 +262,8 @@ module fv_csr
       CoverStartAccepted: cover (start_o);
       CoverStartRejected: cover (rej_exp_q && u_dut.rej_q != rej_prev_q);
       CoverDmaStart: cover (dma_new);
+      CoverAbortRefusesStart: cover (abort_o && ctrl_start && ctrl_dma_start && !busy_i && !run_q);
+      CoverTimeoutWrite: cover (b_new && aw_off_q == 8'(CsrDmaTimeout) && dma_timeout_o == 32'd7);
       CoverIrqEventWins: cover (b_new && aw_off_q == 8'(CsrIrqStatus) && |(irq_prev_q & w_bits[IrqW-1:0]
                                 & irq_set_prev_q));
       CoverBackpressure: cover (s_axil_bvalid && b_prev_q && s_axil_rvalid && r_prev_q);

@@ -21,6 +21,11 @@ module fv_dma
   input logic [1:0]  cmd_sel_i,
   input logic [3:0]  cmd_mem_addr_i,
   input logic [2:0]  cmd_len_i,
+  input logic        cmd_win_i,     // the window, the timeout and abort are free (the CSRs may change them)
+  input logic [63:0] win_base_i,
+  input logic [63:0] win_limit_i,
+  input logic [31:0] timeout_i,
+  input logic        abort_i,
   input logic        wr_ready_i,
   input logic        rd_req_ready_i,
   input logic        rd_rsp_valid_i,
@@ -82,6 +87,12 @@ module fv_dma
     .aw_n_o(aw_n), .wb_n_o(wb_n), .b_n_o(b_n), .ar_n_o(ar_n), .rb_n_o(rb_n), .wbeat_o(wbeat),
     .rbeat_o(rbeat)
   );
+
+  // The codes a transfer can end with after it started on the bus.
+  function automatic logic bus_err(input logic [7:0] e);
+    bus_err = e == 8'(DmaErrNone) || e == 8'(DmaErrSlv) || e == 8'(DmaErrDec) || e == 8'(DmaErrProto)
+              || e == 8'(DmaErrTimeout) || e == 8'(DmaErrAbort);
+  endfunction
 
   logic init_q = 1'b1;
   always_ff @(posedge clk_i) init_q <= 1'b0;
@@ -171,7 +182,8 @@ module fv_dma
       BeatsWithinCommand: assert (!ax_valid || 7'(req_beats_q) + 7'(ax_len) + 7'd1 <= 7'(exp_beats_q));
       BeatsOfCommand: assert (!(done_o && err_o == 8'(DmaErrNone)) || req_beats_q == exp_beats_q);
       NoBusOnCommandError: assert (!(done_o && (err_o == 8'(DmaErrLen) || err_o == 8'(DmaErrAlign)
-                                                || err_o == 8'(DmaErrRange))) || req_beats_q == '0);
+                                                || err_o == 8'(DmaErrRange) || err_o == 8'(DmaErrWindow)))
+                                   || req_beats_q == '0);
       WordsOfCommand: assert (!(done_o && err_o == 8'(DmaErrNone)) || words_q == 4'(len_q));
       OneDirection: assert (!(m_axi_awvalid && m_axi_arvalid) && !(m_axi_awvalid && dir_q == 1'b0)
                             && !(m_axi_arvalid && dir_q == 1'b1));
@@ -188,7 +200,14 @@ module fv_dma
   assign r_rem = (ar_n - rb_n >= 8'd1 ? 7'(u_chk.arlen_fifo_q[rb_n[0]]) + 7'd1 - 7'(rbeat) : 7'd0)
                  + (ar_n - rb_n == 8'd2 ? 7'(u_chk.arlen_fifo_q[~rb_n[0]]) + 7'd1 : 7'd0);
   logic       wrd, rdd;
-  assign w_open = aw_n - wb_n;
+  // Bursts presented on the address channel whose data has not ended: W bursts for writes (W may run
+  // one burst ahead of AW: 8'hff), R bursts for reads. lf_q / wbeat_q track both directions.
+  logic [7:0] b_open, head_len, next_len, dbeat;
+  assign w_open   = aw_n - wb_n;
+  assign b_open   = rdd ? ar_n - rb_n : w_open;
+  assign head_len = rdd ? u_chk.arlen_fifo_q[rb_n[0]] : u_chk.awlen_fifo_q[wb_n[0]];
+  assign next_len = rdd ? u_chk.arlen_fifo_q[~rb_n[0]] : u_chk.awlen_fifo_q[~wb_n[0]];
+  assign dbeat    = rdd ? rbeat : wbeat;
   assign wrd    = u_dut.wr_dir;
   assign rdd    = u_dut.rd_dir;
   always_ff @(posedge clk_i) begin
@@ -202,20 +221,18 @@ module fv_dma
       InvIdle: assert (u_dut.run || (u_dut.outst_q == '0 && !u_dut.axv_q && aw_n == b_n && ar_n == rb_n
                                      && wb_n == b_n && wbeat == '0 && rbeat == '0 && u_dut.lf_cnt_q == '0
                                      && u_dut.wbeat_q == '0 && !u_dut.word_full_q && mem_pend_q == '0));
-      InvLf: assert (!wrd || (8'(u_dut.lf_cnt_q) == 8'(u_dut.axv_q) + w_open
-                              && u_dut.lf_wp_q == u_dut.lf_rp_q + 1'(u_dut.lf_cnt_q)));
-      InvLfRead: assert (!rdd || u_dut.lf_cnt_q == '0);
-      InvWBeat: assert (u_dut.wbeat_q == wbeat);
-      InvLfHead: assert (!(wrd && w_open >= 8'd1 && w_open <= 8'd2)
-                         || u_dut.lf_q[u_dut.lf_rp_q] == u_chk.awlen_fifo_q[wb_n[0]]);
-      InvLfNext: assert (!(wrd && w_open == 8'd2)
-                         || u_dut.lf_q[~u_dut.lf_rp_q] == u_chk.awlen_fifo_q[~wb_n[0]]);
-      InvLfPresented: assert (!(wrd && u_dut.axv_q && w_open <= 8'd1)
-                              || u_dut.lf_q[u_dut.lf_rp_q + 1'(w_open)] == u_dut.ax_len_q);
-      InvWBeatInBurst: assert (!(wrd && w_open >= 8'd1 && w_open <= 8'd2)
-                               || wbeat <= u_chk.awlen_fifo_q[wb_n[0]]);
+      InvLf: assert (!(wrd || rdd) || (8'(u_dut.lf_cnt_q) == 8'(u_dut.axv_q) + b_open
+                                       && u_dut.lf_wp_q == u_dut.lf_rp_q + 1'(u_dut.lf_cnt_q)));
+      InvWBeat: assert (u_dut.wbeat_q == dbeat);
+      InvLfHead: assert (!((wrd || rdd) && b_open >= 8'd1 && b_open <= 8'd2)
+                         || u_dut.lf_q[u_dut.lf_rp_q] == head_len);
+      InvLfNext: assert (!((wrd || rdd) && b_open == 8'd2) || u_dut.lf_q[~u_dut.lf_rp_q] == next_len);
+      InvLfPresented: assert (!((wrd || rdd) && u_dut.axv_q && b_open <= 8'd1)
+                              || u_dut.lf_q[u_dut.lf_rp_q + 1'(b_open)] == u_dut.ax_len_q);
+      InvWBeatInBurst: assert (!((wrd || rdd) && b_open >= 8'd1 && b_open <= 8'd2) || dbeat <= head_len);
       InvWBeatPresented: assert (!(wrd && u_dut.axv_q && w_open == 8'd0) || wbeat <= u_dut.ax_len_q);
-      InvWBeatIdle: assert (!(wrd && (w_open == 8'hff || (w_open == 8'd0 && !u_dut.axv_q))) || wbeat == 8'd0);
+      InvWBeatIdle: assert (!((wrd || rdd) && (b_open == 8'hff || (b_open == 8'd0 && !u_dut.axv_q)))
+                            || dbeat == 8'd0);
       InvBeatsRange: assert (exp_beats_q <= 6'd14 && req_beats_q <= exp_beats_q
                              && u_dut.ax_left_q <= 11'(exp_beats_q) && u_dut.ax_len_q <= 8'd3);
       InvWAhead: assert (!wrd || w_open <= 8'd2 || (w_open == 8'hff && u_dut.axv_q));
@@ -225,15 +242,13 @@ module fv_dma
                                                                                   : 16'd0)
                                       && (!u_dut.axv_q || u_dut.ax_addr_q == next_addr_q)));
       InvAligned: assert (!u_dut.run || (!u_dut.ax_next_q[0] && !next_addr_q[0]));
-      InvErr: assert ((!u_dut.run || u_dut.err_q == 8'(DmaErrNone) || u_dut.err_q == 8'(DmaErrSlv)
-                       || u_dut.err_q == 8'(DmaErrDec))
-                      && (u_dut.run || u_dut.err_q == 8'(DmaErrNone) || u_dut.err_q == 8'(DmaErrSlv)
-                          || u_dut.err_q == 8'(DmaErrDec) || req_beats_q == '0)
+      InvErr: assert ((!u_dut.run || bus_err(u_dut.err_q))
+                      && (u_dut.run || bus_err(u_dut.err_q) || req_beats_q == '0)
                       && (!u_dut.run || u_dut.stop_q == (u_dut.err_q != 8'(DmaErrNone))));
       InvBCount: assert (!wrd || ((wb_n - b_n) <= 8'd2 && (wb_n - b_n) <= (aw_n - b_n) + 8'd1
                                   && (aw_n - b_n) <= 8'd2));
       InvWValid: assert (!(wrd && u_dut.lf_cnt_q == '0) || !m_axi_wvalid);
-      InvReadOnly: assert (!rdd || (wb_n == b_n && wbeat == '0 && u_dut.wbeat_q == '0 && u_dut.inflight_q == '0
+      InvReadOnly: assert (!rdd || (wb_n == b_n && wbeat == '0 && u_dut.inflight_q == '0
                                     && u_dut.rsp_cnt_q == '0 && !u_dut.beat_full_q && u_dut.rq_left_q == '0
                                     && u_dut.pk_left_q == '0));
       InvWriteOnly: assert (!wrd || (rbeat == '0 && !u_dut.word_full_q && u_dut.wleft_q == '0));
@@ -281,6 +296,9 @@ module fv_dma
       CoverFullBurst: cover (m_axi_wvalid && m_axi_wready && m_axi_wlast && wbeat == 8'd3);
       CoverTwoOutstanding: cover (ar_n - rb_n == 8'd2);
       CoverSlvErr: cover (done_o && err_o == 8'(DmaErrSlv));
+      CoverWindowRefused: cover (done_o && err_o == 8'(DmaErrWindow));
+      CoverTimeoutDrain: cover (u_dut.hung_q && m_axi_wvalid && m_axi_wready && m_axi_wlast);
+      CoverAbortDrain: cover (done_o && err_o == 8'(DmaErrAbort) && dir_q == 1'b1 && req_beats_q != '0);
     end
   end
 

@@ -39,6 +39,11 @@ MUTANTS = {
     "dma_burst_too_long": ("rtl/tpu_dma.sv", "if (burst > TotW'(MaxBurst)) burst = TotW'(MaxBurst);",
                            "if (burst > TotW'(MaxBurst + 1)) burst = TotW'(MaxBurst + 1);", "dma_prove",
                            "A[rw]Burst"),
+    "csr_abort_lets_start": ("rtl/tpu_csr.sv", "= start_req && !(run_q || busy_i || abort_req);",
+                             "= start_req && !(run_q || busy_i);", "csr_prove", "StartRule"),
+    "dma_window_runs": ("rtl/tpu_dma.sv", "<= cmd_err == 8'(DmaErrNone) ? StRun : StDone;",
+                        "<= cmd_err inside {8'(DmaErrNone), 8'(DmaErrWindow)} ? StRun : StDone;",
+                        "dma_prove", "NoBusOnCommandError|InvErr"),
     "pe_swap_late": ("rtl/tpu_pe.sv", "assign w_use = swap ? shadow_q : active_q;",
                      "assign w_use = active_q;", "array_prove", "WeightOfRow"),
 }

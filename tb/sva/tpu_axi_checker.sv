@@ -11,6 +11,9 @@
 //   MaxWait           : slave fairness, formal only (0: none): READY within MaxWait cycles of VALID,
 //                       the B of a complete write burst and the next R beat of an accepted read within
 //                       MaxWait cycles
+// Simulation switch: `slave_rules_on` (a variable, 1 from time 0) gates the asserted slave rules; a test
+// whose slave breaks the protocol on purpose (tb/top/test_host.py rlast_protocol) clears it through its
+// handle. It exists only in the asserted branch (a formal proof assumes the slave rules instead).
 // Outputs: the transaction counters, so that a proof can relate them to the DUT's state.
 //
 // Rules (each assertion is named; a violation prints the name):
@@ -298,10 +301,11 @@ module tpu_axi_checker #(
       end
     end
   end else begin : g_slave_assert
+    bit slave_rules_on = 1'b1;
     always_ff @(posedge clk_i or negedge rst_ni) begin
       if (!rst_ni) begin
         // nothing is checked in reset
-      end else begin
+      end else if (slave_rules_on) begin
         BHold: assert (ok_b_hold) else $error("BHold: BVALID dropped or BRESP changed before BREADY");
         RHold: assert (ok_r_hold) else $error("RHold: RVALID dropped or R payload changed before RREADY");
         BOnlyAfterWrite: assert (ok_b_req) else $error("BOnlyAfterWrite: BVALID without a complete write burst");
