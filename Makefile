@@ -97,7 +97,7 @@ test: lint ## Lint, then the whole regression (models, testbenches, formal proof
 sim: bootstrap ## Run testbenches only (no lint, no model tests): make sim TEST=array SIM=icarus
 	@$(PY) -m pytest $(PYTEST_N) tb --ignore=tb/formal $(PYTEST_K)
 
-coverage: bootstrap ## Line/toggle/SVA-cover coverage of the Verilator regression: out/coverage/ (html, summary.json)
+coverage: bootstrap ## Code coverage (Verilator) and functional coverage (both simulators): out/coverage/
 	@JOBS=$(JOBS) $(PY) scripts/coverage.py $(if $(TEST),-k "$(TEST)",)
 
 soak: bootstrap ## Every randomized test with SEEDS seeds (SOAK_SEED: master seed) on SIM; out/soak/ + a table
