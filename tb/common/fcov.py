@@ -153,73 +153,29 @@ def _multi(value: set[str], bin_: str) -> bool:
     return bin_ in value
 
 
-def _point(name: str, bins: list[str]):
-    """A cover point whose sample is a set of bin names (one sample may hit several bins)."""
-    return CoverPoint(f"{ROOT}.{name}", xf=lambda hits: hits, bins=bins, rel=_multi, inj=False)
+def _sampler(name: str, bins: list[str]):
+    """A cover point whose sample is a set of bin names (one sample may hit several bins: inj=False);
+    returns the function that samples it."""
+    point = CoverPoint(f"{ROOT}.{name}", xf=lambda hits: hits, bins=bins, rel=_multi, inj=False)
+    return point(lambda hits: None)
 
 
-@_point("isa.opcode_x_flag", OP_FLAG_BINS)
-def _s_op_flag(hits: set[str]) -> None: ...
-
-
-@_point("isa.vec_pathways", VEC_PATH_BINS)
-def _s_vec(hits: set[str]) -> None: ...
-
-
-@_point("isa.loop_body", LOOP_BODY_BINS)
-def _s_loop(hits: set[str]) -> None: ...
-
-
-@_point("isa.error_x_state", ERR_STATE_BINS)
-def _s_err(hits: set[str]) -> None: ...
-
-
-@_point("ranges.relation", RANGE_BINS)
-def _s_range(hits: set[str]) -> None: ...
-
-
-@_point("ranges.memory_edges", RANGE_EDGE_BINS)
-def _s_edges(hits: set[str]) -> None: ...
-
-
-@_point("gemm.shape", GEMM_BINS)
-def _s_gemm(hits: set[str]) -> None: ...
-
-
-@_point("axil.register_x_access", AXIL_REG_BINS)
-def _s_axil_reg(hits: set[str]) -> None: ...
-
-
-@_point("axil.strobes", AXIL_STRB_BINS)
-def _s_axil_strb(hits: set[str]) -> None: ...
-
-
-@_point("axil.aw_w_order", AXIL_ORDER_BINS)
-def _s_axil_order(hits: set[str]) -> None: ...
-
-
-@_point("axil.concurrency", AXIL_CONCURRENT_BINS)
-def _s_axil_conc(hits: set[str]) -> None: ...
-
-
-@_point("dma.bursts", AXI_BURST_BINS)
-def _s_axi_burst(hits: set[str]) -> None: ...
-
-
-@_point("dma.responses", AXI_RESP_BINS)
-def _s_axi_resp(hits: set[str]) -> None: ...
-
-
-@_point("dma.backpressure", AXI_STALL_BINS)
-def _s_axi_stall(hits: set[str]) -> None: ...
-
-
-@_point("dma.outstanding", AXI_OUTSTANDING_BINS)
-def _s_axi_out(hits: set[str]) -> None: ...
-
-
-@_point("vpu.corners", VPU_BINS)
-def _s_vpu(hits: set[str]) -> None: ...
+_s_op_flag = _sampler("isa.opcode_x_flag", OP_FLAG_BINS)
+_s_vec = _sampler("isa.vec_pathways", VEC_PATH_BINS)
+_s_loop = _sampler("isa.loop_body", LOOP_BODY_BINS)
+_s_err = _sampler("isa.error_x_state", ERR_STATE_BINS)
+_s_range = _sampler("ranges.relation", RANGE_BINS)
+_s_edges = _sampler("ranges.memory_edges", RANGE_EDGE_BINS)
+_s_gemm = _sampler("gemm.shape", GEMM_BINS)
+_s_axil_reg = _sampler("axil.register_x_access", AXIL_REG_BINS)
+_s_axil_strb = _sampler("axil.strobes", AXIL_STRB_BINS)
+_s_axil_order = _sampler("axil.aw_w_order", AXIL_ORDER_BINS)
+_s_axil_conc = _sampler("axil.concurrency", AXIL_CONCURRENT_BINS)
+_s_axi_burst = _sampler("dma.bursts", AXI_BURST_BINS)
+_s_axi_resp = _sampler("dma.responses", AXI_RESP_BINS)
+_s_axi_stall = _sampler("dma.backpressure", AXI_STALL_BINS)
+_s_axi_out = _sampler("dma.outstanding", AXI_OUTSTANDING_BINS)
+_s_vpu = _sampler("vpu.corners", VPU_BINS)
 
 
 # ---- Sampling calls used by testbenches ---------------------------------------------------------------
