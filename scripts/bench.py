@@ -5,7 +5,8 @@ Every row is a real simulation whose result was checked bit for bit and whose co
 against the analytical model (models/core_perf.py) before it was recorded. Table 1: data on chip
 (tb/core/bench_core.py). Table 2: data start and end in host memory, moved by the program's own DMAs
 (tb/top/bench_top.py), serial and with the X DMA overlapping compute (docs/core.md, "Benchmarks").
-Usage: scripts/bench.py [--sim verilator|icarus] [--p 4 8] [--out out/bench.json] [--no-e2e]
+Usage: scripts/bench.py [--sim verilator|icarus] [--p 4 8] [--out out/bench.json] [--no-e2e] [--max-shapes N]
+(--max-shapes N: only the first N shapes of each table, smallest first: the quick subset make viz runs.)
 """
 
 from __future__ import annotations
@@ -91,6 +92,7 @@ def validate(args: argparse.Namespace) -> None:
                   "takes any P)")
     check(len(set(args.p)) == len(args.p), "--p", " ".join(map(str, args.p)), "distinct array sizes")
     check(not args.out.is_dir(), "--out", args.out, "a file path (this is a folder)")
+    check(args.max_shapes >= 0, "--max-shapes", args.max_shapes, "an integer >= 0 (0: every shape)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -99,6 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--p", type=int, nargs="+", default=[4, 8])
     ap.add_argument("--out", type=Path, default=ROOT / "out" / "bench.json")
     ap.add_argument("--no-e2e", action="store_true", help="skip the end-to-end rows (tpu_top)")
+    ap.add_argument("--max-shapes", type=int, default=0, help="only the first N shapes (0: all)")
     args = ap.parse_args(argv)
     try:
         validate(args)
@@ -107,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
 
     rows: list[dict] = []
     for P in args.p:
-        todo = shapes(P)
+        todo = shapes(P)[: args.max_shapes or None]
         print(f"[bench] P={P}: {len(todo)} GEMM shapes on {args.sim} ...", flush=True)
         t0 = time.time()
         with tempfile.NamedTemporaryFile("r", suffix=".jsonl") as tmp:
@@ -119,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
 
     e2e: list[dict] = []
     for P in [] if args.no_e2e else args.p:
-        todo = e2e_shapes(P)
+        todo = e2e_shapes(P)[: args.max_shapes or None]
         print(f"[bench] P={P}: {len(todo)} GEMM shapes x 2 variants end to end (tpu_top) on {args.sim} ...",
               flush=True)
         t0 = time.time()
