@@ -5,6 +5,7 @@
 #        TESTCASE=<cocotb test name>, JOBS=<pytest-xdist workers >= 1>, DEMO_ARGS="--epochs 2 ...",
 #        MODEL=<.onnx> INPUT=<.npy> LABELS=<.npy> RUN_ARGS="--array-size 4 ..." (make run).
 #        SHARD=<i>/<n> (make test: shard i of n, pytest-split), JUNIT=<file> (make test: JUnit XML),
+#        VIZ_ARGS="--only step ..." (make viz),
 #        SEEDS=<n> and SOAK_SEED=<int> (make soak).
 
 SHELL        := /bin/bash
@@ -43,13 +44,13 @@ SPLIT    := $(if $(SHARD),--splits $(word 2,$(subst /, ,$(SHARD))) --group $(wor
               --durations-path tb/test_durations.json --splitting-algorithm least_duration,)
 PYTEST_N := -q -n $(JOBS) --dist loadgroup
 
-.PHONY: help bootstrap sysdeps venv demo lint test test-models sim waves bench run formal coverage soak clean distclean
+.PHONY: help bootstrap sysdeps venv demo lint test test-models sim waves bench viz run formal coverage soak clean distclean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 	@echo "  knobs: SIM=icarus|verilator|both (default both)  TEST=<pytest -k expr>  SEED=<int >= 0>  JOBS=<int >= 1>"
 	@echo "         WAVES=0|1  TESTCASE=<cocotb test>  (checked before anything runs: a bad value stops make, status 2)"
-	@echo "         SHARD=<i>/<n> JUNIT=<file> (make test)  SEEDS=<n> SOAK_SEED=<int> (make soak)"
+	@echo "         SHARD=<i>/<n> JUNIT=<file> (make test)  SEEDS=<n> SOAK_SEED=<int> (make soak)  VIZ_ARGS=\"...\" (make viz)"
 
 bootstrap: sysdeps venv ## Install Debian packages (if missing) and the Python virtual environment
 
@@ -109,6 +110,12 @@ waves: bootstrap ## Run one test with FST tracing and open it in GTKWave: make w
 
 bench: bootstrap ## Benchmarks: print a table and write out/bench.json
 	@$(PY) scripts/bench.py
+
+# make viz: pictures drawn from traced simulations (docs/viz.md); SIM=verilator traces with Verilator
+# (default: Icarus, which builds in seconds). Also refreshes the copies in docs/img/.
+VIZ_ARGS ?=
+viz: bootstrap ## Pictures from real traces: staircase, double buffer, training step, roofline (out/viz/)
+	@$(PY) scripts/viz.py --docs-img $(VIZ_ARGS)
 
 # make run: an ONNX MLP on the simulated chip (docs/onnx.md); without MODEL, an skl2onnx digits MLP.
 MODEL    ?=

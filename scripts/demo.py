@@ -418,9 +418,42 @@ def summary(cfg: DemoConfig, log: dict, files: dict[str, Path], wall: float) -> 
     lines.append(f"outputs in {_rel(cfg.out)}/: " + ", ".join(p.name for p in files.values()))
     if "fst" in files:
         lines.append(f"one training step: gtkwave {_rel(files['fst'])} {_rel(files['gtkw'])}")
+    if "step_timeline" in files:
+        lines.append(f"its unit timeline: {_rel(files['step_timeline'])} (Perfetto: "
+                     f"{_rel(files['step_perfetto'])}, ui.perfetto.dev); roofline: {_rel(files['roofline'])}")
+    else:
+        lines.append("unit timeline and roofline: make viz draws them (out/viz/, docs/viz.md)")
     lines.append(f"demo wall time {wall:.1f} s ({log['simulator']}, P={log['P']})")
     lines.append("=" * 100)
     return "\n".join(lines)
+
+
+def draw_pictures(cfg: DemoConfig, fst: Path, wlog: dict) -> dict[str, Path]:
+    """Pictures 3 and 4 of make viz (docs/viz.md) for this run: the training step's unit timeline from its
+    trace, checked against its counters, and the roofline of perf.json (+ out/bench.json if present)."""
+    import viz  # scripts/viz.py
+    import vizfigs
+
+    from tb.viz.trace import Trace
+
+    w = wlog["waves"]
+    sizes = f"64-{cfg.hidden}-10"
+    cap = (f"make demo: one digits {sizes} training step (batch {cfg.batch}) on tpu_top P={cfg.array_size}, "
+           f"{cfg.waves_sim or cfg.sim} trace: {w['counters']['cycles']:,} cycles")
+    try:
+        png, js, _ = viz.draw_step(fst, w["step_start_ns"], w["step_end_ns"], w["counters"], cfg.array_size,
+                                   cap, cfg.out)
+    except ValueError as e:
+        raise DemoFailed(str(e)) from None
+    pts = viz.demo_points(cfg.out / "perf.json")
+    bench_json = ROOT / "out" / "bench.json"
+    if bench_json.is_file():
+        pts += viz.bench_points(bench_json)
+    src = " and out/bench.json" if bench_json.is_file() else " (make bench adds the GEMM points)"
+    bus = Trace(fst).width("tpu_top.m_axi_wstrb")  # bytes per beat
+    cap = f"roofline: make demo's digits workloads{src}"
+    roof = vizfigs.roofline(pts, bus, cap, cfg.out / "roofline.png")
+    return {"step_timeline": png, "step_perfetto": js, "roofline": roof}
 
 
 def run_demo(cfg: DemoConfig) -> tuple[dict, dict[str, Path], str]:
@@ -433,8 +466,10 @@ def run_demo(cfg: DemoConfig) -> tuple[dict, dict[str, Path], str]:
     if cfg.waves:
         print(f"[demo] recording one training step with FST tracing on {cfg.waves_sim or cfg.sim} ...",
               flush=True)
-        fst, gtkw, _ = record_waves(cfg)
+        fst, gtkw, wlog = record_waves(cfg)
         files.update(fst=fst, gtkw=gtkw)
+        if cfg.transport == "axi":
+            files.update(draw_pictures(cfg, fst, wlog))
     text = summary(cfg, log, files, time.time() - t0)
     return log, files, text
 

@@ -206,128 +206,116 @@ def array_pictures(a: argparse.Namespace, rows: list[tuple[str, str, str]]) -> N
 # ---- pictures 3 and 4 ---------------------------------------------------------------------------
 
 
-def step_pictures(a: argparse.Namespace, rows: list[tuple[str, str, str]]):
+def draw_step(fst: Path, start_ns: float, end_ns: float, counters: dict, p: int, caption: str, out: Path,
+              stem: str = "step_timeline") -> tuple[Path, Path, list[tuple[str, int, int]]]:
+    """Picture 3 of the first tpu_top run after start_ns in `fst`: the Gantt PNG and the Perfetto JSON.
+
+    `counters`: that run's CSR counters (tb/demo/device.py's keys). Raises ValueError, drawing nothing,
+    when the trace's totals differ from them. Used by make demo for its own training step too."""
     import vizfigs as figs
 
-    from tb.viz.record import counter_table, record_step, step_lanes, step_problems
+    from tb.common.tb_base import CLOCK_PERIOD_NS
+    from tb.viz.record import compare_counters
+    from tb.viz.trace import Trace, unit_lanes
+
+    lanes = unit_lanes(Trace(fst), start_ns, end_ns, p)
+    table = compare_counters(counters, lanes)
+    bad = [f"{n}: CSR {hw}, trace {tr}" for n, hw, tr in table if hw != tr]
+    if bad:
+        raise ValueError(f"{fst.name}: the trace disagrees with the hardware counters: {bad[0]}")
+    png = figs.unit_gantt(lanes.lanes, table, caption, out / f"{stem}.png")
+    js = figs.perfetto_json(lanes.lanes, CLOCK_PERIOD_NS, {n: hw for n, hw, _ in table}, caption,
+                            out / f"{stem}.perfetto.json")
+    return png, js, table
+
+
+def step_pictures(a: argparse.Namespace, rows: list[tuple[str, str, str]]):
+    from tb.viz.record import record_step, step_problems
 
     run = record_step(a.sim, a.step_array_size, a.hidden, a.batch, out=a.out)
     problems = step_problems(run)
     if problems:
         raise SystemExit(f"[viz] the tpu_top trace disagrees with the hardware counters: {problems[0]}")
     if "step" in a.only:
-        lanes = step_lanes(run, "train")
-        table = counter_table(run, lanes, "train")
+        r = run.meta["runs"]["train"]
         sizes = "-".join(map(str, run.meta["sizes"]))
-        cyc = lanes.counts["CYCLES"]
-        cap = (
-            f"one digits {sizes} training step (batch {run.meta['batch']}) on tpu_top P={run.meta['P']}, "
-            f"{a.sim} trace: {cyc:,} cycles, {run.meta['instructions_train']} instructions"
-        )
-        png = figs.unit_gantt(lanes.lanes, table, cap, a.out / "step_timeline.png")
-        js = figs.perfetto_json(
-            lanes.lanes, 10.0, {n: hw for n, hw, _ in table}, cap, a.out / "step_timeline.perfetto.json"
-        )
-        rows.append(("3 training step", _rel(png), "6 counters: CSR = trace"))
+        cap = (f"one digits {sizes} training step (batch {run.meta['batch']}) on tpu_top P={run.meta['P']}, "
+               f"{a.sim} trace: {r['counters']['cycles']:,} cycles, {run.meta['instructions_train']} "
+               "instructions")
+        png, js, table = draw_step(run.fst, r["start_ns"], r["end_ns"], r["counters"], run.meta["P"], cap,
+                                   a.out)
+        rows.append(("3 training step", _rel(png), f"{len(table)} counters: CSR = trace"))
         rows.append(("3 training step", _rel(js), "open at ui.perfetto.dev"))
     return run
 
 
-def bench_points(a: argparse.Namespace, rows: list[tuple[str, str, str]]) -> tuple[list, str]:
+def bench_points(path: Path) -> list:
+    """Roofline points of a make bench JSON: every end-to-end run, and every on-chip run at the intensity
+    of the same shape's end-to-end (serial) run (its data is already on chip: no bus bytes)."""
     import vizfigs as figs
 
-    path = a.bench
-    source = _rel(path)
-    if not path.is_file():
-        import bench
-
-        path = a.out / "bench_subset.json"
-        print(
-            f"[viz] {_rel(a.bench)} is missing (make bench writes it): running a quick subset, "
-            f"scripts/bench.py --p {a.step_array_size} --max-shapes 3 --sim {a.sim}",
-            flush=True,
-        )
-        rc = bench.main(
-            ["--sim", a.sim, "--p", str(a.step_array_size), "--max-shapes", "3", "--out", str(path)]
-        )
-        if rc:
-            raise SystemExit("[viz] the bench subset failed")
-        source = f"{_rel(path)} (subset)"
     data = json.loads(path.read_text())
     e2e = data.get("gemm_end_to_end", [])
     bytes_of = {(r["P"], r["M"], r["K"], r["N"]): r["dma_bytes"] for r in e2e if r["variant"] == "serial"}
     pts = []
     for r in data.get("gemm_on_chip", []):
         key = (r["P"], r["M"], r["K"], r["N"])
-        if key in bytes_of:  # on chip: drawn at the intensity its end-to-end run has
-            pts.append(
-                figs.Point(
-                    f"{r['M']}x{r['K']}x{r['N']}",
-                    "on chip",
-                    r["P"],
-                    r["macs"],
-                    r["cycles"],
-                    0,
-                    r["macs"] / bytes_of[key],
-                )
-            )
+        if key in bytes_of:
+            pts.append(figs.Point(f"{r['M']}x{r['K']}x{r['N']}", "on chip", r["P"], r["macs"], r["cycles"],
+                                  0, r["macs"] / bytes_of[key]))
     for r in e2e:
-        pts.append(
-            figs.Point(
-                f"{r['M']}x{r['K']}x{r['N']}",
-                f"end to end ({r['variant']})",
-                r["P"],
-                r["macs"],
-                r["cycles"],
-                r["dma_bytes"],
-                r["macs"] / r["dma_bytes"],
-            )
-        )
-    return pts, source
+        pts.append(figs.Point(f"{r['M']}x{r['K']}x{r['N']}", f"end to end ({r['variant']})", r["P"],
+                              r["macs"], r["cycles"], r["dma_bytes"], r["macs"] / r["dma_bytes"]))
+    return pts
+
+
+def counter_point(label: str, kind: str, p: int, c: dict):
+    """A roofline point from one workload's counter totals (tb/demo/device.py's keys)."""
+    import vizfigs as figs
+
+    return figs.Point(label, kind, p, c["macs"], c["cycles"], c["dma_bytes"], c["macs"] / c["dma_bytes"])
+
+
+def demo_points(perf: Path) -> list:
+    """The digits training and inference workloads of make demo's perf.json (over AXI: with DMA bytes)."""
+    d = json.loads(perf.read_text())
+    pts = []
+    for name, kind in (("digits_train", "digits train step"), ("digits_infer", "digits inference")):
+        w = d.get("workloads", {}).get(name)
+        if w and w.get("dma_bytes"):
+            pts.append(counter_point(f"make demo {name.split('_')[1]} (P={d['P']})", kind, d["P"], w))
+    return pts
+
+
+def quick_bench(a: argparse.Namespace) -> Path:
+    """A small bench (scripts/bench.py --max-shapes 3) when make bench's JSON is missing."""
+    import bench
+
+    path = a.out / "bench_subset.json"
+    print(f"[viz] {_rel(a.bench)} is missing (make bench writes it): running a quick subset, "
+          f"scripts/bench.py --p {a.step_array_size} --max-shapes 3 --sim {a.sim}", flush=True)
+    if bench.main(["--sim", a.sim, "--p", str(a.step_array_size), "--max-shapes", "3", "--out", str(path)]):
+        raise SystemExit("[viz] the bench subset failed")
+    return path
 
 
 def roofline_picture(a: argparse.Namespace, run, rows: list[tuple[str, str, str]]) -> None:
     import vizfigs as figs
 
-    pts, source = bench_points(a, rows)
-    for which, kind in (("train", "demo train step"), ("infer", "demo inference")):
-        c = run.meta["runs"][which]["counters"]
-        pts.append(
-            figs.Point(
-                f"viz {which} (P={run.meta['P']})",
-                kind,
-                run.meta["P"],
-                c["macs"],
-                c["cycles"],
-                c["dma_bytes"],
-                c["macs"] / c["dma_bytes"],
-            )
-        )
+    bench_json = a.bench if a.bench.is_file() else quick_bench(a)
+    source = _rel(bench_json) + ("" if bench_json == a.bench else " (subset)")
+    pts = bench_points(bench_json)
+    for which, kind in (("train", "digits train step"), ("infer", "digits inference")):
+        pts.append(counter_point(f"viz {which} (P={run.meta['P']})", kind, run.meta["P"],
+                                 run.meta["runs"][which]["counters"]))
     perf = ROOT / "out" / "demo" / "perf.json"
     extra = ""
     if perf.is_file():
-        d = json.loads(perf.read_text())
-        for name, kind in (("digits_train", "demo train step"), ("digits_infer", "demo inference")):
-            w = d.get("workloads", {}).get(name)
-            if w and w.get("dma_bytes"):
-                pts.append(
-                    figs.Point(
-                        f"make demo {name} (P={d['P']})",
-                        kind,
-                        d["P"],
-                        w["macs"],
-                        w["cycles"],
-                        w["dma_bytes"],
-                        w["macs"] / w["dma_bytes"],
-                    )
-                )
-                extra = " + out/demo/perf.json"
-    path = figs.roofline(
-        pts,
-        run.meta["bus_bytes"],
-        f"roofline: {len(pts)} measured points ({source}{extra}; the digits step of picture 3)",
-        a.out / "roofline.png",
-    )
+        more = demo_points(perf)
+        pts += more
+        extra = f" + {_rel(perf)}" if more else ""
+    cap = f"roofline: {len(pts)} measured points ({source}{extra}, and make viz's digits step and inference)"
+    path = figs.roofline(pts, run.meta["bus_bytes"], cap, a.out / "roofline.png")
     rows.append(("4 roofline", _rel(path), f"{len(pts)} points from {source}{extra}"))
 
 

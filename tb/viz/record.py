@@ -208,12 +208,16 @@ COUNTER_KEYS = {
 def step_lanes(run: Run, which: str = "train") -> Lanes:
     """The unit timeline of one run ("train" or "infer") of a record_step trace."""
     r = run.meta["runs"][which]
-    return unit_lanes(Trace(run.fst), r["start_ns"], r["end_ns"], run.meta["P"], run.meta["bus_bytes"])
+    return unit_lanes(Trace(run.fst), r["start_ns"], r["end_ns"], run.meta["P"])
 
 
 def counter_table(run: Run, lanes: Lanes, which: str = "train") -> list[tuple[str, int, int]]:
     """(counter, CSR value read by the driver, the trace's total) for every counter."""
-    hw = run.meta["runs"][which]["counters"]
+    return compare_counters(run.meta["runs"][which]["counters"], lanes)
+
+
+def compare_counters(hw: Mapping[str, int], lanes: Lanes) -> list[tuple[str, int, int]]:
+    """(counter, CSR value, the trace's total) from tb/demo/device.py's counter totals of one run."""
     return [(name, int(hw[key]), int(lanes.counts[name])) for name, key in COUNTER_KEYS.items()]
 
 

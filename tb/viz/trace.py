@@ -290,13 +290,13 @@ class Lanes:
     counts: dict[str, int] = field(default_factory=dict)  # what the trace adds up to, counter by counter
 
 
-# Lanes of the timeline: name -> how it is read (every signal is a 1-bit level sampled after the edge,
-# i.e. what the unit did in the cycle that edge ended). The execution units' idle flags are the ones
-# tpu_ctrl issues by (docs/core.md).
+# The lanes are levels sampled just before each edge: what a unit did in the cycle that edge ends (what a
+# counter incrementing on the level adds). The execution units' busy lanes are the idle flags tpu_ctrl
+# issues by (docs/core.md).
 TOP_STATE = {"idle": 0, "fetch": 1, "run": 2}  # tpu_top.sv's TIdle / TFetch / TRun
 
 
-def unit_lanes(tr: Trace, start_ns: float, end_ns: float, p: int, bus_bytes: int) -> Lanes:
+def unit_lanes(tr: Trace, start_ns: float, end_ns: float, p: int) -> Lanes:
     """The first run of tpu_top (CTRL.START to done) after `start_ns`, edge by edge, and its totals.
 
     Each lane holds, per edge, the level its signals had in the cycle that edge ended (sampled just
@@ -340,7 +340,7 @@ def unit_lanes(tr: Trace, start_ns: float, end_ns: float, p: int, bus_bytes: int
         "ARRAY_BUSY": int(rows.sum()),
         "MACS": int(rows.sum()) * p * p,
         "WSTALL": int(lanes["weight stall"].sum()),
-        "DMA_BYTES": int(r_beats.sum()) * bus_bytes + int(strb[w_hs].sum()),
+        "DMA_BYTES": int(r_beats.sum()) * tr.width("tpu_top.m_axi_wstrb") + int(strb[w_hs].sum()),
         "DMA_STALL": int(lanes["DMA stall"].sum()),
     }
     return Lanes(list(ed), {k: np.asarray(v, dtype=bool) for k, v in lanes.items()}, counts)
