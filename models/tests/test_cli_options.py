@@ -1,7 +1,7 @@
 """Every entry point refuses a bad option up front: one line naming the option, exit status 2, no traceback.
 
-One case per class of bad option of scripts/demo.py, scripts/bench.py, scripts/tpu_asm.py and the make
-knobs (SIM, SEED, JOBS, WAVES, TEST). Each runs the real command in a subprocess; all of them start at
+One case per class of bad option of scripts/demo.py, scripts/bench.py, scripts/viz.py, scripts/tpu_asm.py and
+the make knobs (SIM, SEED, JOBS, WAVES, TEST). Each runs the real command in a subprocess; all of them start at
 once and none builds or simulates anything (nothing may reach stdout, where a run reports progress).
 """
 
@@ -41,6 +41,11 @@ CASES = [
     ("bench-p-not-pow2", _script("bench.py", "--p", "3"), "--p", "power"),
     ("bench-p-range", _script("bench.py", "--no-e2e", "--p", "1"), "--p", "2 to 16"),
     ("bench-p-repeated", _script("bench.py", "--p", "4", "4"), "--p", "distinct"),
+    ("bench-max-shapes", _script("bench.py", "--max-shapes", "-1"), "--max-shapes", ">= 0"),
+    ("viz-array-size", _script("viz.py", "--array-size", "1"), "--array-size", "2 to 8"),
+    ("viz-step-p", _script("viz.py", "--step-array-size", "6"), "--step-array-size", "4, 8 or 16"),
+    ("viz-network", _script("viz.py", "--hidden", "5000"), "--hidden", "fits the chip"),
+    ("viz-only", _script("viz.py", "--only", "gantt"), "--only", "staircase"),
     ("asm-p", _script("tpu_asm.py", "sim", "x.s", "--p", "0"), "--p", "1 to 64"),
     ("asm-at", _script("tpu_asm.py", "sim", "x.s", "--ub-at", "-4"), "--ub-at", ">= 0"),
     ("asm-steps", _script("tpu_asm.py", "sim", "x.s", "--max-steps", "0"), "--max-steps", ">= 1"),

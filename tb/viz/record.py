@@ -49,6 +49,11 @@ def array_scenarios(p: int) -> list[dict]:
     return [{"name": "staircase", "tiles": 2, "m": p}, {"name": "double_buffer", "tiles": 3, "m": p}]
 
 
+# Only warnings from the simulations (cocotbext-axi's DeprecationWarning at every first transfer: none).
+QUIET = {"COCOTB_LOG_LEVEL": "WARNING", "GPI_LOG_LEVEL": "WARNING",
+         "PYTHONWARNINGS": "ignore::DeprecationWarning"}
+
+
 @dataclass
 class Run:
     """One traced simulation: its FST and the JSON its cocotb bench wrote."""
@@ -82,7 +87,7 @@ def _traced_run(
             sources,
             params,
             variant=variant,
-            extra_env={**env, "VIZ_OUT": str(meta_path), "COCOTB_LOG_LEVEL": "WARNING"},
+            extra_env={**env, "VIZ_OUT": str(meta_path), **QUIET},
         )
     finally:
         if saved is None:
