@@ -166,7 +166,7 @@ def staircase(
     for ax in axes[n:]:
         ax.axis("off")
     fig.suptitle(f"{caption}: consecutive cycles\n{legend}", fontsize=9)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 0.92))
     fig.savefig(strip, dpi=90)
     plt.close(fig)
     return gif, strip
