@@ -1,8 +1,8 @@
 """Every entry point refuses a bad option up front: one line naming the option, exit status 2, no traceback.
 
-One case per class of bad option of scripts/demo.py, scripts/bench.py, scripts/viz.py, scripts/tpu_asm.py and
-the make knobs (SIM, SEED, JOBS, WAVES, TEST). Each runs the real command in a subprocess; all of them start at
-once and none builds or simulates anything (nothing may reach stdout, where a run reports progress).
+One case per class of bad option of scripts/demo.py, scripts/bench.py, scripts/viz.py, scripts/tpu_asm.py
+and the make knobs (SIM, SEED, JOBS, WAVES, TEST). Each runs the real command in a subprocess; all of them
+start at once and none builds or simulates anything (nothing may reach stdout, where a run reports progress).
 """
 
 from __future__ import annotations
