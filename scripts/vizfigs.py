@@ -112,6 +112,10 @@ def draw_frame(ax, f: Frame, p: int, title: str | None = None) -> None:
             fontsize=8,
             color="#7a5c00",
         )
+    for i in range(p):  # right edge: the input leaving row i (the last PE's register)
+        if f.valid[i, p - 1]:
+            ax.text(p + 0.4, p - 1 - i + 0.5, f"→{int(f.x[i, p - 1])}", ha="center", va="center", fontsize=7,
+                    color="#999999")
     for j in range(p):  # bottom edge: the partial sum leaving column j
         if f.valid[p - 1, j]:
             ax.text(
