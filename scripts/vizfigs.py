@@ -302,7 +302,7 @@ def unit_gantt(
     ax.set_xlabel("cycle of the run (from the accepted CTRL.START)")
     ax.set_title(caption, fontsize=10)
     ax.grid(axis="x", alpha=0.3)
-    tx = fig.add_axes((0.80, 0.17, 0.19, 0.7))
+    tx = fig.add_axes((0.80, 0.3, 0.19, 0.45))
     tx.axis("off")
     cells = [[c, f"{hw:,}", f"{tr:,}", "=" if hw == tr else "≠"] for c, hw, tr in table]
     t = tx.table(
