@@ -15,7 +15,8 @@
    trace-event format: open it at ui.perfetto.dev (or chrome://tracing).
 4. roofline.png: compute roof P^2 MACs/cycle, bus roof; the points of --bench (make bench's
    out/bench.json) or, when that file is missing, of a quick subset (scripts/bench.py --max-shapes 3
-   at --step-array-size on --sim, written to out/viz/bench_subset.json); the training step and
+   at --step-array-size on --sim, run meanwhile in a process of its own, written to
+   out/viz/bench_subset.json, its table in bench_subset.log); the training step and
    inference batch of picture 3; and make demo's digits steps when out/demo/perf.json exists.
 
 Every picture is read from the simulator's FST with pywellen (tb/viz/trace.py) and checked before it
@@ -32,6 +33,7 @@ import argparse
 import json
 import os
 import shutil
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -287,22 +289,31 @@ def demo_points(perf: Path) -> list:
     return pts
 
 
-def quick_bench(a: argparse.Namespace) -> Path:
-    """A small bench (scripts/bench.py --max-shapes 3) when make bench's JSON is missing."""
-    import bench
+def start_quick_bench(a: argparse.Namespace) -> tuple[subprocess.Popen, Path, Path]:
+    """A small bench (scripts/bench.py --max-shapes 3, untraced) in a process of its own, so that it runs
+    while the traced simulations do; its table goes to out/viz/bench_subset.log."""
+    path, log = a.out / "bench_subset.json", a.out / "bench_subset.log"
+    cmd = [sys.executable, str(HERE / "bench.py"), "--sim", a.sim, "--p", str(a.step_array_size),
+           "--max-shapes", "3", "--out", str(path)]
+    print(f"[viz] {_rel(a.bench)} is missing (make bench writes it): running a quick subset meanwhile, "
+          f"{' '.join(cmd[1:]).replace(str(ROOT) + '/', '')} (log: {_rel(log)})", flush=True)
+    env = {k: v for k, v in os.environ.items() if k != "WAVES"}
+    with open(log, "w") as f:
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=f, stderr=subprocess.STDOUT)
+    return proc, path, log
 
-    path = a.out / "bench_subset.json"
-    print(f"[viz] {_rel(a.bench)} is missing (make bench writes it): running a quick subset, "
-          f"scripts/bench.py --p {a.step_array_size} --max-shapes 3 --sim {a.sim}", flush=True)
-    if bench.main(["--sim", a.sim, "--p", str(a.step_array_size), "--max-shapes", "3", "--out", str(path)]):
-        raise SystemExit("[viz] the bench subset failed")
+
+def finish_quick_bench(job: tuple[subprocess.Popen, Path, Path]) -> Path:
+    proc, path, log = job
+    if proc.wait():
+        raise SystemExit(f"[viz] the bench subset failed (exit {proc.returncode}): see {_rel(log)}")
     return path
 
 
-def roofline_picture(a: argparse.Namespace, run, rows: list[tuple[str, str, str]]) -> None:
+def roofline_picture(a: argparse.Namespace, run, rows: list[tuple[str, str, str]], job) -> None:
     import vizfigs as figs
 
-    bench_json = a.bench if a.bench.is_file() else quick_bench(a)
+    bench_json = finish_quick_bench(job) if job else a.bench
     source = _rel(bench_json) + ("" if bench_json == a.bench else " (subset)")
     pts = bench_points(bench_json)
     for which, kind in (("train", "digits train step"), ("infer", "digits inference")):
@@ -339,12 +350,18 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.time()
     rows: list[tuple[str, str, str]] = []
     print(f"[viz] {a.sim}: traced runs, outputs in {_rel(a.out)}/", flush=True)
-    if "staircase" in a.only or "dbuf" in a.only:
-        array_pictures(a, rows)
-    if "step" in a.only or "roofline" in a.only:
-        run = step_pictures(a, rows)
-        if "roofline" in a.only:
-            roofline_picture(a, run, rows)
+    job = start_quick_bench(a) if "roofline" in a.only and not a.bench.is_file() else None
+    try:
+        if "staircase" in a.only or "dbuf" in a.only:
+            array_pictures(a, rows)
+        if "step" in a.only or "roofline" in a.only:
+            run = step_pictures(a, rows)
+            if "roofline" in a.only:
+                roofline_picture(a, run, rows, job)
+    finally:
+        if job and job[0].poll() is None:
+            job[0].kill()  # a traced run failed: the bench is not needed any more
+            job[0].wait()
     if a.docs_img:
         docs_copies(a, rows)
     w0, w1 = max(len(r[0]) for r in rows), max(len(r[1]) for r in rows)
