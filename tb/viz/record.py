@@ -1,7 +1,7 @@
 """Traced simulations for the pictures, and what their traces show (shared by scripts/viz.py and
 tb/viz/test_viz.py, so the test checks exactly what the pictures draw).
 
-    run = record_array("icarus", 4)            # one traced tpu_array run of ARRAY_SCENARIOS
+    run = record_array("icarus", 4)            # one traced tpu_array run of array_scenarios(4)
     views = array_views(run)                   # per scenario: edges, port inputs and PE states from the FST
     run = record_step("icarus", 4, 16, 16)     # one digits training step + one inference batch on tpu_top
     lanes = step_lanes(run, "train")           # the unit timeline of the training step, from the FST
@@ -226,17 +226,19 @@ def compare_counters(hw: Mapping[str, int], lanes: Lanes) -> list[tuple[str, int
     return [(name, int(hw[key]), int(lanes.counts[name])) for name, key in COUNTER_KEYS.items()]
 
 
+def _port_view(s: Inputs) -> tuple:
+    """What the ports carry that matters: the control bits and the data rows that are valid."""
+    return (s.w_valid, s.w_last, s.x_valid, s.x_switch, tuple(s.w_data or ()) if s.w_valid else (),
+            tuple(s.x_data or ()) if s.x_valid else ())
+
+
 def array_problems(run) -> list[str]:
     """Every way the traced array run disagrees with the model (empty: the pictures are right)."""
     problems = []
     for view in array_views(run):
         sc, name = view.scenario, view.scenario["name"]
         for k, (got, want) in enumerate(zip(view.inputs, sc["stimulus"], strict=True)):
-            if (got.w_valid, got.x_valid, got.x_switch) != (
-                want["w_valid"],
-                want["x_valid"],
-                want["x_switch"],
-            ):
+            if _port_view(got) != _port_view(Inputs(**want)):
                 problems.append(f"{name}: edge {k}: the trace's port inputs are not the bench's stimulus")
                 break
         model = simulate(view.inputs, sc["P"])
