@@ -14,6 +14,8 @@
   (R beats and W strobes on the AXI master), DMA_STALL (the DMA stall lane).
 * test_step_timeline_catches_a_wrong_counter (Icarus): with ARRAY_BUSY wired to count weight stalls too,
   the trace and the counter disagree.
+* test_perfetto_trace_format, test_docs_show_the_generated_pictures (no simulator): the trace-event JSON's
+  shape; every viz picture the docs show is a copy make viz writes, and it is committed.
 """
 
 from __future__ import annotations
@@ -95,3 +97,20 @@ def test_perfetto_trace_format(tmp_path):
     assert [(e["ts"], e["dur"]) for e in slices] == [(0.01, 0.02), (0.04, 0.01)]
     names = {e["args"]["name"] for e in doc["traceEvents"] if e["name"] == "thread_name"}
     assert {"MATMUL", "DMA in"} <= names
+
+
+def test_docs_show_the_generated_pictures():
+    """Every viz picture README.md and docs/ show is one scripts/viz.py --docs-img writes, and it exists."""
+    import re
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import viz
+
+    written = {dst for _, dst in viz.DOCS_COPIES}
+    shown = set()
+    for doc in (ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))):
+        shown |= set(re.findall(r"img/(viz_[\w.]+)\)", doc.read_text()))
+    assert {"viz_staircase.gif", "viz_step_timeline.png"} <= shown  # README's two, at least
+    assert shown <= written, f"shown but never written by make viz: {sorted(shown - written)}"
+    missing = [f for f in sorted(written) if not (viz.DOCS_IMG / f).is_file()]
+    assert not missing, f"run make viz: docs/img lacks {missing}"
