@@ -40,6 +40,7 @@ class Result:
     depth: int
     status: str
     seconds: float
+    cpu: float = 0.0  # processor seconds of the task's processes (the wall time grows with the load)
     vcd: str = ""
 
 
@@ -96,10 +97,14 @@ def run_task(sby: Path, task: str, mode: str, depth: int, work: Path, env: dict[
     shutil.rmtree(workdir, ignore_errors=True)
     cmd = ["yowasp-sby", "-f", "-d", str(workdir), sby.name] + ([task] if task else [])
     t0 = time.monotonic()
-    proc = subprocess.run(cmd, cwd=sby.parent, env=env, capture_output=True, text=True)
+    log_path = work / f"{name}.log"
+    with open(log_path, "w") as f:
+        proc = subprocess.Popen(cmd, cwd=sby.parent, env=env, stdout=f, stderr=subprocess.STDOUT)
+        _, status, usage = os.wait4(proc.pid, 0)  # wait4: the CPU time of this task's process tree alone
+        proc.returncode = os.waitstatus_to_exitcode(status)
     seconds = round(time.monotonic() - t0, 1)
-    log = proc.stdout + proc.stderr
-    (work / f"{name}.log").write_text(log)
+    cpu = round(usage.ru_utime + usage.ru_stime, 1)
+    log = log_path.read_text()
     done = re.search(r"DONE \((\w+), rc=", log)
     status = "PASS" if done and done.group(1) == "PASS" else "FAIL"
     vcd = ""
@@ -111,7 +116,7 @@ def run_task(sby: Path, task: str, mode: str, depth: int, work: Path, env: dict[
                 print(f"  {name}: {ln.split('] ', 1)[-1]}")
     else:
         shutil.rmtree(workdir, ignore_errors=True)
-    return Result(name, mode, depth, status, seconds, vcd)
+    return Result(name, mode, depth, status, seconds, cpu, vcd)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -140,19 +145,20 @@ def main(argv: list[str] | None = None) -> int:
         for fut in concurrent.futures.as_completed(futures):
             res = fut.result()
             print(f"[formal] {res.name:24s} {res.mode:6s} depth {res.depth:3d}  {res.status}  "
-                  f"{res.seconds:6.1f} s", flush=True)
+                  f"{res.seconds:6.1f} s ({res.cpu:.1f} s CPU)", flush=True)
     wall = time.monotonic() - t0
     results = sorted((f.result() for f in futures), key=lambda r: r.name)
-    summary = [{k: v for k, v in asdict(r).items() if k != "vcd"} for r in results]
+    summary = [{k: v for k, v in asdict(r).items() if k not in ("vcd", "cpu")} for r in results]
     (args.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
 
-    print(f"\n{'proof':24s} {'mode':6s} {'depth':>5s} {'status':6s} {'seconds':>8s}")
+    print(f"\n{'proof':24s} {'mode':6s} {'depth':>5s} {'status':6s} {'seconds':>8s} {'CPU s':>7s}")
     for r in results:
-        print(f"{r.name:24s} {r.mode:6s} {r.depth:5d} {r.status:6s} {r.seconds:8.1f}")
+        print(f"{r.name:24s} {r.mode:6s} {r.depth:5d} {r.status:6s} {r.seconds:8.1f} {r.cpu:7.1f}")
     total = sum(r.seconds for r in results)
+    cpu = sum(r.cpu for r in results)
     failed = [r for r in results if r.status != "PASS"]
-    print(f"{len(results) - len(failed)} passed, {len(failed)} failed ({total:.1f} s of tasks, {wall:.1f} s "
-          f"wall with -j {args.jobs}); summary: {args.out / 'summary.json'}")
+    print(f"{len(results) - len(failed)} passed, {len(failed)} failed ({total:.1f} s of tasks, {cpu:.1f} s "
+          f"CPU, {wall:.1f} s wall with -j {args.jobs}); summary: {args.out / 'summary.json'}")
     for r in failed:
         print(f"  {r.name}: log {args.out / (r.name + '.log')}" + (f"; gtkwave {r.vcd}" if r.vcd else ""))
     return 1 if failed else 0

@@ -4,12 +4,15 @@
 // LenW 3 (1..7 words per command), word widths 8 (UB), 16 (WMEM) and 32 bits (IMEM, ACC), so both
 // "several words per beat" and "several beats per word" are covered.
 // Every input is free. Assumed: reset in the first cycle only; the AXI slave obeys AXI4 (the shared
-// checker with AssumeSlave) and is fair (READY and responses within MaxWait cycles); the on-chip memory
-// answers read requests in order, at least a cycle later, and is fair the same way.
-// Asserted: the master rules (the checker), the beats requested equal the command's length with
-// contiguous addresses, and a command always ends: while busy, the DMA never goes Bound cycles
-// without progress on its bus or memory ports, and every kind of progress is bounded by the command
-// (beats requested <= the command's beats, asserted), so done comes.
+// checker with AssumeSlave), except that in `prove` and `cover` it may put RLAST on any beat (dma.sby
+// removes RLastBeat) and may wait forever; the on-chip memory answers read requests in order, at least a
+// cycle later. Only `progress` (FV_DMA_PROGRESS) also assumes RLastBeat and fairness: READY, responses
+// and the memory's answers within MaxWait cycles.
+// Asserted (prove): the master rules (the checker), the beats requested equal the command's length with
+// contiguous addresses, a wrong RLAST ends the command with DmaErrProto, the timeout fires after exactly
+// timeout_i cycles of waiting on the slave. Asserted (progress): a command always ends: while busy, the
+// DMA never goes Bound cycles without progress on its bus or memory ports, and every kind of progress is
+// bounded by the command (beats requested <= the command's beats, asserted), so done comes.
 module fv_dma
   import tpu_pkg::*;
 (

@@ -56,6 +56,14 @@ MUTANTS = {
 }
 
 
+def test_every_proof_is_unbounded() -> None:
+    """Every job proves by k-induction (no bounded `bmc` task) and shows its covers reachable."""
+    for sby in sorted((ROOT / "tb" / "formal").glob("*.sby")):
+        modes = [mode for _, mode, _ in formal.tasks(sby)]
+        assert set(modes) <= {"prove", "cover"}, f"{sby.name}: tasks in modes {modes}"
+        assert "prove" in modes and "cover" in modes, f"{sby.name}: needs a prove and a cover task"
+
+
 def run(root: Path, task: str, out: Path) -> str:
     """Run one task; return its status and its log."""
     code = formal.main(["--root", str(root), "--out", str(out), "-k", task])
