@@ -183,6 +183,19 @@ async def dma_burst_write(dut) -> None:
 
 
 @cocotb.test()
+async def dma_ar_dropped(dut) -> None:
+    """The port checker's ArHold (mutant: the address withdrawn after one cycle, accepted or not): a read,
+    AR stalled."""
+    await _dma_transfer(dut, 0, 0, 16, stall="ar")
+
+
+@cocotb.test()
+async def dma_aw_dropped(dut) -> None:
+    """The port checker's AwHold (same mutant): a write, AW stalled."""
+    await _dma_transfer(dut, 1, 0, 16, stall="aw")
+
+
+@cocotb.test()
 async def dma_outstanding_read(dut) -> None:
     """The port checker's ArOutstanding (mutant: one burst more than MaxOutstanding in flight): a read of
     8 bursts whose R beats never come."""
@@ -247,6 +260,8 @@ BURST_TOO_LONG = {"tpu_dma.sv": [("if (burst > TotW'(MaxBurst)) burst = TotW'(Ma
                                   "if (burst > TotW'(MaxBurst + 1)) burst = TotW'(MaxBurst + 1);")]}
 ONE_MORE_BURST = {"tpu_dma.sv": [("&& outst_q < OutW'(MaxOutstanding);",
                                   "&& outst_q <= OutW'(MaxOutstanding);")]}
+AX_DROPPED = {"tpu_dma.sv": [("        end else if (ax_hs) begin\n          axv_q <= 1'b0;",
+                              "        end else begin\n          axv_q <= 1'b0;")]}
 W_WITHOUT_AW = {"tpu_dma.sv": [("assign m_axi_wvalid  = wr_dir && lf_have && (beat_full_q || stop_q);",
                                 "assign m_axi_wvalid  = wr_dir && (beat_full_q || stop_q);")]}
 CASES = [
@@ -263,6 +278,8 @@ CASES = [
          mutant="burst_too_long"),
     Case(DMA_CHK + "AwBurst", "tpu_dma", "dma_burst_write", DMA_PARAMS, BURST_TOO_LONG,
          mutant="burst_too_long"),
+    Case(DMA_CHK + "ArHold", "tpu_dma", "dma_ar_dropped", DMA_PARAMS, AX_DROPPED, mutant="ax_dropped"),
+    Case(DMA_CHK + "AwHold", "tpu_dma", "dma_aw_dropped", DMA_PARAMS, AX_DROPPED, mutant="ax_dropped"),
     Case(DMA_CHK + "ArOutstanding", "tpu_dma", "dma_outstanding_read", DMA_PARAMS, ONE_MORE_BURST,
          mutant="one_more_burst"),
     Case(DMA_CHK + "AwOutstanding", "tpu_dma", "dma_outstanding_write", DMA_PARAMS, ONE_MORE_BURST,
