@@ -133,7 +133,7 @@ run: bootstrap ## Run an ONNX MLP on chip vs onnxruntime: make run MODEL=m.onnx 
 
 formal: bootstrap ## SymbiYosys proofs + covers (table, out/formal/summary.json), then the broken-RTL checks
 	@$(PY) scripts/formal.py $(if $(TEST),-k "$(TEST)",)
-	@$(PY) -m pytest -q tb/formal/test_formal.py -k "mutant$(if $(TEST), and ($(TEST)),)"
+	@$(PY) -m pytest $(PYTEST_N) tb/formal/test_formal.py -k "mutant$(if $(TEST), and ($(TEST)),)"
 
 clean: ## Remove simulation builds and outputs
 	rm -rf sim_build out .pytest_cache .ruff_cache

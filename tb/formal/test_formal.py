@@ -44,9 +44,24 @@ MUTANTS = {
     "dma_window_runs": ("rtl/tpu_dma.sv", "<= cmd_err == 8'(DmaErrNone) ? StRun : StDone;",
                         "<= cmd_err inside {8'(DmaErrNone), 8'(DmaErrWindow)} ? StRun : StDone;",
                         "dma_prove", "NoBusOnCommandError|InvErr"),
+    "dma_proto_ignored": ("rtl/tpu_dma.sv", "end else if (r_hs && r_proto) begin", "end else if (1'b0) begin",
+                          "dma_prove", "ProtoStops|ProtoNeverOk"),
+    "dma_timeout_late": ("rtl/tpu_dma.sv", "&& tmo_q >= timeout_i - 32'd1;", "&& tmo_q >= timeout_i;",
+                         "dma_prove", "TimeoutAt|TimeoutOnlyThen"),
+    "dma_read_never_ends": ("rtl/tpu_dma.sv", "if (ax_done) state_q <= hung_q ? StIdle : StDone;",
+                            "if (ax_done && dir_q == 1'(DmaDirToHost)) state_q <= hung_q ? StIdle : StDone;",
+                            "dma_progress", "Progress"),
     "pe_swap_late": ("rtl/tpu_pe.sv", "assign w_use = swap ? shadow_q : active_q;",
                      "assign w_use = active_q;", "array_prove", "WeightOfRow"),
 }
+
+
+def test_every_proof_is_unbounded() -> None:
+    """Every job proves by k-induction (no bounded `bmc` task) and shows its covers reachable."""
+    for sby in sorted((ROOT / "tb" / "formal").glob("*.sby")):
+        modes = [mode for _, mode, _ in formal.tasks(sby)]
+        assert set(modes) <= {"prove", "cover"}, f"{sby.name}: tasks in modes {modes}"
+        assert "prove" in modes and "cover" in modes, f"{sby.name}: needs a prove and a cover task"
 
 
 def run(root: Path, task: str, out: Path) -> str:

@@ -6,8 +6,10 @@ entry points expect the run to FAIL and the simulator's log to name the check.
 
 * Port rules (tpu_array's double-buffer rules, tpu_munit's issue and alignment rules): the module's
   ports are driven illegally, on the real RTL.
-* Internal invariants (tpu_vpu's latency, tpu_dma's 4 KiB rule and response FIFO bound): a mutated
-  copy of the RTL (tb/common/mutate.py) breaks the design, ordinary stimulus runs into the check.
+* Internal invariants (tpu_vpu's latency, tpu_dma's response FIFO bound) and the master rules of the AXI4
+  port checker at tpu_dma (4 KiB, burst shape, outstanding bursts, W after AW): a mutated copy of the RTL
+  (tb/common/mutate.py) breaks the design, ordinary stimulus (with some AXI channels stalled, so that the
+  port checker sees the bad burst before the DMA testbench's own handshake checks do) runs into the check.
 * The X/Z monitor (tb/common/xcheck.py, Icarus): a tpu_dma whose AR/AW valid register has no reset.
 
 SVA lives behind SYSTOLE_SVA, which only the Verilator build sets; the X/Z monitor needs a 4-state
@@ -17,6 +19,7 @@ simulator. Each case runs on the simulator that has the check (and is skipped wh
 from __future__ import annotations
 
 import itertools
+import re
 from dataclasses import dataclass, field
 
 import cocotb
@@ -131,15 +134,23 @@ async def vpu_latency(dut) -> None:
 
 
 async def _dma_transfer(dut, direction: int, host_addr: int, n: int, stall: str = "") -> None:
-    """One UB transfer through tpu_dma (its own testbench's TB), with the RAM's `stall` channel never
-    ready."""
+    """One UB transfer through tpu_dma (its own testbench's TB), with the RAM's `stall` channel (ar, aw or
+    w) never ready; stall="mute": no RAM but a slave that accepts every request and never answers (no R
+    beat, no B), so the bursts in flight pile up."""
     from tb.dma.test_dma import SELS, DmaTb  # the DMA testbench's TB, not its tests
 
     tb = DmaTb(dut)
-    ram = axi_ram(dut, 1 << 16)
-    if stall:
-        channels = {"ar": ram.read_if.ar_channel, "w": ram.write_if.w_channel}
-        channels[stall].set_pause_generator(itertools.repeat(True))
+    if stall == "mute":
+        for name in ("arready", "awready", "wready"):
+            getattr(dut, f"m_axi_{name}").value = 1
+        for name in ("rvalid", "bvalid", "rlast", "rresp", "bresp", "rdata", "rid", "bid"):
+            getattr(dut, f"m_axi_{name}").value = 0
+    else:
+        ram = axi_ram(dut, 1 << 16)
+        if stall:
+            channels = {"ar": ram.read_if.ar_channel, "aw": ram.write_if.aw_channel,
+                        "w": ram.write_if.w_channel}
+            channels[stall].set_pause_generator(itertools.repeat(True))
     await tb.reset()
     cocotb.start_soon(tb.transfer(direction, host_addr, SELS[1], 0, n))
     await tb.cycles(10 * n)
@@ -151,6 +162,57 @@ async def dma_4k(dut) -> None:
     """The port checker's Ar4k (mutant: bursts not split at 4 KiB): a read starting 32 bytes before 0x1000
     (AR stalled: the testbench's own 4 KiB check at the handshake would fire first)."""
     await _dma_transfer(dut, 0, 0x1000 - 32, 16, stall="ar")
+
+
+@cocotb.test()
+async def dma_4k_write(dut) -> None:
+    """The port checker's Aw4k (same mutant): a write starting 32 bytes before 0x1000, AW stalled."""
+    await _dma_transfer(dut, 1, 0x1000 - 32, 16, stall="aw")
+
+
+@cocotb.test()
+async def dma_burst_read(dut) -> None:
+    """The port checker's ArBurst (mutant: bursts of MaxBurst + 1 beats): a 16-beat read, AR stalled."""
+    await _dma_transfer(dut, 0, 0, 16, stall="ar")
+
+
+@cocotb.test()
+async def dma_burst_write(dut) -> None:
+    """The port checker's AwBurst (same mutant): a 16-beat write, AW stalled."""
+    await _dma_transfer(dut, 1, 0, 16, stall="aw")
+
+
+@cocotb.test()
+async def dma_ar_dropped(dut) -> None:
+    """The port checker's ArHold (mutant: the address withdrawn after one cycle, accepted or not): a read,
+    AR stalled."""
+    await _dma_transfer(dut, 0, 0, 16, stall="ar")
+
+
+@cocotb.test()
+async def dma_aw_dropped(dut) -> None:
+    """The port checker's AwHold (same mutant): a write, AW stalled."""
+    await _dma_transfer(dut, 1, 0, 16, stall="aw")
+
+
+@cocotb.test()
+async def dma_outstanding_read(dut) -> None:
+    """The port checker's ArOutstanding (mutant: one burst more than MaxOutstanding in flight): a read of
+    8 bursts whose R beats never come."""
+    await _dma_transfer(dut, 0, 0, 64, stall="mute")
+
+
+@cocotb.test()
+async def dma_outstanding_write(dut) -> None:
+    """The port checker's AwOutstanding (same mutant): a write of 8 bursts whose B responses never come."""
+    await _dma_transfer(dut, 1, 0, 64, stall="mute")
+
+
+@cocotb.test()
+async def dma_w_before_aw(dut) -> None:
+    """The port checker's WAfterAw (mutant: WVALID without a presented burst): a write of 8 bursts whose B
+    responses never come, so the fifth AW waits for a free slot while its first beat is ready."""
+    await _dma_transfer(dut, 1, 0, 64, stall="mute")
 
 
 @cocotb.test()
@@ -182,8 +244,26 @@ class Case:
     edits: dict = field(default_factory=dict)  # mutate() edits; empty: the real RTL
     sim: str = "verilator"
     fired: str = "Assertion failed in {top}.{check}"  # Verilator's message for a failing assertion
+    mutant: str = ""      # name of the mutated build (cases with the same edits share it); default testcase
+
+    @property
+    def label(self) -> str:
+        """The assertion this case shows firing, as <module>.<label> (test_assertion_table.py)."""
+        scope, _, name = self.check.rpartition(".")
+        module = {"u_axi_checker": "tpu_axi_checker", "u_axil_checker": "tpu_axil_checker"}
+        return f"{module.get(scope.split('.')[0], self.toplevel)}.{name}"
 
 
+DMA_CHK = "u_axi_checker.g_master_assert."
+NO_4K_SPLIT = {"tpu_dma.sv": [("if (CmpW'(burst) > CmpW'(to4k)) burst = TotW'(to4k);", "")]}
+BURST_TOO_LONG = {"tpu_dma.sv": [("if (burst > TotW'(MaxBurst)) burst = TotW'(MaxBurst);",
+                                  "if (burst > TotW'(MaxBurst + 1)) burst = TotW'(MaxBurst + 1);")]}
+ONE_MORE_BURST = {"tpu_dma.sv": [("&& outst_q < OutW'(MaxOutstanding);",
+                                  "&& outst_q <= OutW'(MaxOutstanding);")]}
+AX_DROPPED = {"tpu_dma.sv": [("        end else if (ax_hs) begin\n          axv_q <= 1'b0;",
+                              "        end else begin\n          axv_q <= 1'b0;")]}
+W_WITHOUT_AW = {"tpu_dma.sv": [("assign m_axi_wvalid  = wr_dir && lf_have && (beat_full_q || stop_q);",
+                                "assign m_axi_wvalid  = wr_dir && (beat_full_q || stop_q);")]}
 CASES = [
     Case("RuleA_CommitAfterSwitch", "tpu_array", "array_rule_a", {"P": 2}),
     Case("RuleB_SwitchAfterCommit", "tpu_array", "array_rule_b", {"P": 2}),
@@ -192,8 +272,19 @@ CASES = [
     Case("IssueOnlyWhenAccepted", "tpu_munit", "munit_issue", {"P": 2}),
     Case("VpuLatency", "tpu_vpu", "vpu_latency", {"P": 2},
          {"tpu_vpu.sv": [("assign out_valid_o = s6_valid_q;", "assign out_valid_o = s5_valid_q;")]}),
-    Case("u_axi_checker.g_master_assert.Ar4k", "tpu_dma", "dma_4k", DMA_PARAMS,
-         {"tpu_dma.sv": [("if (CmpW'(burst) > CmpW'(to4k)) burst = TotW'(to4k);", "")]}),
+    Case(DMA_CHK + "Ar4k", "tpu_dma", "dma_4k", DMA_PARAMS, NO_4K_SPLIT, mutant="no_4k_split"),
+    Case(DMA_CHK + "Aw4k", "tpu_dma", "dma_4k_write", DMA_PARAMS, NO_4K_SPLIT, mutant="no_4k_split"),
+    Case(DMA_CHK + "ArBurst", "tpu_dma", "dma_burst_read", DMA_PARAMS, BURST_TOO_LONG,
+         mutant="burst_too_long"),
+    Case(DMA_CHK + "AwBurst", "tpu_dma", "dma_burst_write", DMA_PARAMS, BURST_TOO_LONG,
+         mutant="burst_too_long"),
+    Case(DMA_CHK + "ArHold", "tpu_dma", "dma_ar_dropped", DMA_PARAMS, AX_DROPPED, mutant="ax_dropped"),
+    Case(DMA_CHK + "AwHold", "tpu_dma", "dma_aw_dropped", DMA_PARAMS, AX_DROPPED, mutant="ax_dropped"),
+    Case(DMA_CHK + "ArOutstanding", "tpu_dma", "dma_outstanding_read", DMA_PARAMS, ONE_MORE_BURST,
+         mutant="one_more_burst"),
+    Case(DMA_CHK + "AwOutstanding", "tpu_dma", "dma_outstanding_write", DMA_PARAMS, ONE_MORE_BURST,
+         mutant="one_more_burst"),
+    Case(DMA_CHK + "WAfterAw", "tpu_dma", "dma_w_before_aw", DMA_PARAMS, W_WITHOUT_AW),
     Case("RspFifoBounded", "tpu_dma", "dma_fifo", DMA_PARAMS,
          {"tpu_dma.sv": [("inflight_q < 3'(RspDepth);", "inflight_q <= 3'(RspDepth);")]}),
     Case("m_axi_arvalid", "tpu_dma", "dma_x", DMA_PARAMS,
@@ -209,13 +300,17 @@ def test_check_fires(case: Case) -> None:
     sources = rtl_sources(*MODULES.get(case.toplevel, ()), case.toplevel)
     variant = None
     if case.edits:
-        variant = f"mutant_{case.testcase}"
-        sources = mutate(f"{case.toplevel}.{case.sim}.{case.testcase}", sources, case.edits)
+        name = case.mutant or case.testcase
+        variant = f"mutant_{name}"
+        sources = mutate(f"{case.toplevel}.{case.sim}.{name}", sources, case.edits)
     log_file = BUILD / "sva" / f"{case.testcase}.{case.sim}.log"
     log_file.parent.mkdir(parents=True, exist_ok=True)
     with pytest.raises(AssertionError, match="failed"):
         runner.run(case.sim, case.toplevel, "tb.sva.test_rtl_assertions", sources, case.params,
                    testcase=case.testcase, variant=variant, log_file=log_file)
     # Not just the name: the cocotb log also prints each test's docstring, which names the check.
+    log = log_file.read_text()
     fired = case.fired.format(top=case.toplevel, check=case.check)
-    assert fired in log_file.read_text(), f"{case.testcase}: no {fired!r} in the log ({log_file})"
+    assert fired in log, f"{case.testcase}: no {fired!r} in the log ({log_file})"
+    others = set(re.findall(r"Assertion failed in (\S+?):", log)) - {f"{case.toplevel}.{case.check}"}
+    assert not others, f"{case.testcase}: other assertions fired too: {sorted(others)}"

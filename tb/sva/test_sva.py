@@ -4,14 +4,17 @@ Verilator simulation to fail with that assertion's name in its output.
 The checkers are bound into tpu_csr and tpu_dma (so into tpu_top's s_axil_*/m_axi_* ports) in every
 Verilator build. Rules on the inputs are broken by driving the ports by hand (the cocotb tests below);
 rules on the DUT's own outputs by a mutated copy of the RTL (one exact textual replacement) running an
-existing testbench. Icarus has no bind, so these run on Verilator only.
+existing testbench. Rules that the real tpu_csr/tpu_dma ports cannot break, or that only formal proofs
+switch on (the slave-fairness rules need MaxWait > 0, the pending bounds MaxPending > 0; simulation binds
+the checkers with both 0), are broken at a checker built alone with those parameters set, its ports
+driven by a misbehaving cocotb master or slave. Icarus has no bind, so these run on Verilator only.
+Each case names the assertion it shows firing; tb/sva/test_assertion_table.py checks that every
+assertion label in rtl/ and tb/sva/ has one.
 """
 
 from __future__ import annotations
 
 import re
-import tempfile
-from pathlib import Path
 
 import cocotb
 import pytest
@@ -19,8 +22,10 @@ from cocotb.triggers import ClockCycles, FallingEdge
 
 from models.hw import const
 from tb.common import runner
+from tb.common.mutate import mutate
+from tb.common.runner import SVA
 from tb.common.tb_base import TbBase
-from tb.common.tools import RTL, rtl_sources
+from tb.common.tools import rtl_sources
 
 DMA_PARAMS = {"MaxBurst": 8, "MaxOutstanding": 4, "ImemWords": 128, "UbWords": 256, "WmWords": 128,
               "AccWords": 128, "BusW": 64}
@@ -109,6 +114,197 @@ async def rlast_early(dut) -> None:
     await drive(dut, 8, m_axi_rvalid=1, m_axi_rlast=1)
 
 
+# ---- A checker alone, fairness and pending bounds switched on: a misbehaving master or slave ---------
+AXI_IN = ("awid", "awaddr", "awlen", "awsize", "awburst", "awvalid", "awready", "wdata", "wstrb", "wlast",
+          "wvalid", "wready", "bresp", "bvalid", "bready", "arid", "araddr", "arlen", "arsize", "arburst",
+          "arvalid", "arready", "rdata", "rresp", "rlast", "rvalid", "rready")
+AXIL_IN = ("awaddr", "awprot", "awvalid", "awready", "wdata", "wstrb", "wvalid", "wready", "bresp", "bvalid",
+           "bready", "araddr", "arprot", "arvalid", "arready", "rdata", "rresp", "rvalid", "rready")
+MAX_WAIT = 3  # the checkers' MaxWait in these builds
+# A legal AXI4 burst of one beat at address 0 (DataW 32: AxSIZE 2, INCR).
+AW1 = {"awaddr": 0, "awlen": 0, "awsize": 2, "awburst": 1}
+AR1 = {"araddr": 0, "arlen": 0, "arsize": 2, "arburst": 1}
+
+
+async def axi_start(dut) -> TbBase:
+    tb = await start(dut, AXI_IN)
+    await drive(dut, 0, **AW1, **AR1)
+    return tb
+
+
+async def axi_write_done(dut) -> None:
+    """An AW and its one W beat accepted: the slave now owes a B."""
+    await drive(dut, awvalid=1, awready=1, wvalid=1, wready=1, wlast=1)
+    await drive(dut, awvalid=0, awready=0, wvalid=0, wready=0, wlast=0)
+
+
+async def axi_read_accepted(dut) -> None:
+    await drive(dut, arvalid=1, arready=1)
+    await drive(dut, arvalid=0, arready=0)
+
+
+@cocotb.test()
+async def axi_aw_hold(dut) -> None:
+    """AWVALID withdrawn before AWREADY: AwHold."""
+    await axi_start(dut)
+    await drive(dut, awvalid=1)
+    await drive(dut, 4, awvalid=0)
+
+
+@cocotb.test()
+async def axi_ar_hold(dut) -> None:
+    """AR address changed while ARVALID waits for ARREADY: ArHold."""
+    await axi_start(dut)
+    await drive(dut, arvalid=1)
+    await drive(dut, 4, araddr=0x40)
+
+
+@cocotb.test()
+async def axi_w_hold(dut) -> None:
+    """W data changed while WVALID waits for WREADY (its AW accepted before): WHold."""
+    await axi_start(dut)
+    await drive(dut, awvalid=1, awready=1, awlen=1)
+    await drive(dut, awvalid=0, awready=0, wvalid=1, wdata=1)
+    await drive(dut, 4, wdata=2)
+
+
+@cocotb.test()
+async def axi_b_hold(dut) -> None:
+    """BVALID withdrawn before BREADY: BHold (tpu_dma holds BREADY high whenever a B is owed)."""
+    await axi_start(dut)
+    await axi_write_done(dut)
+    await drive(dut, bvalid=1)
+    await drive(dut, 4, bvalid=0)
+
+
+@cocotb.test()
+async def axi_r_hold(dut) -> None:
+    """RDATA changed while RVALID waits for RREADY: RHold."""
+    await axi_start(dut)
+    await axi_read_accepted(dut)
+    await drive(dut, rvalid=1, rlast=1, rdata=1)
+    await drive(dut, 4, rdata=2)
+
+
+@cocotb.test()
+async def axi_aw_wait(dut) -> None:
+    """AWREADY never comes: AwWait."""
+    await axi_start(dut)
+    await drive(dut, 2 * MAX_WAIT, awvalid=1)
+
+
+@cocotb.test()
+async def axi_w_wait(dut) -> None:
+    """WREADY never comes: WWait."""
+    await axi_start(dut)
+    await drive(dut, awvalid=1, awready=1)
+    await drive(dut, 2 * MAX_WAIT, awvalid=0, awready=0, wvalid=1, wlast=1)
+
+
+@cocotb.test()
+async def axi_ar_wait(dut) -> None:
+    """ARREADY never comes: ArWait."""
+    await axi_start(dut)
+    await drive(dut, 2 * MAX_WAIT, arvalid=1)
+
+
+@cocotb.test()
+async def axi_b_wait(dut) -> None:
+    """The B of a complete write burst never comes: BWait."""
+    await axi_start(dut)
+    await axi_write_done(dut)
+    await drive(dut, 2 * MAX_WAIT, bready=1)
+
+
+@cocotb.test()
+async def axi_r_wait(dut) -> None:
+    """The R beat of an accepted read never comes: RWait."""
+    await axi_start(dut)
+    await axi_read_accepted(dut)
+    await drive(dut, 2 * MAX_WAIT, rready=1)
+
+
+@cocotb.test()
+async def axil_r_hold(dut) -> None:
+    """RVALID withdrawn before RREADY: RHold."""
+    await start(dut, AXIL_IN)
+    await drive(dut, arvalid=1, arready=1)
+    await drive(dut, arvalid=0, arready=0, rvalid=1)
+    await drive(dut, 4, rvalid=0)
+
+
+@cocotb.test()
+async def axil_b_without_write(dut) -> None:
+    """BVALID with no write accepted: BOnlyAfterWrite."""
+    await start(dut, AXIL_IN)
+    await drive(dut, 4, bvalid=1)
+
+
+@cocotb.test()
+async def axil_r_without_read(dut) -> None:
+    """RVALID with no read accepted: ROnlyAfterRead."""
+    await start(dut, AXIL_IN)
+    await drive(dut, 4, rvalid=1)
+
+
+@cocotb.test()
+async def axil_two_writes(dut) -> None:
+    """A second write accepted before the first one's B (MaxPending 1): WrPendBound."""
+    await start(dut, AXIL_IN)
+    await drive(dut, 2, awvalid=1, awready=1)
+    await drive(dut, 4, awvalid=0, awready=0)
+
+
+@cocotb.test()
+async def axil_two_reads(dut) -> None:
+    """A second read accepted before the first one's R (MaxPending 1): RdPendBound."""
+    await start(dut, AXIL_IN)
+    await drive(dut, 2, arvalid=1, arready=1)
+    await drive(dut, 4, arvalid=0, arready=0)
+
+
+@cocotb.test()
+async def axil_b_wait(dut) -> None:
+    """The B of an accepted write never comes: BWait."""
+    await start(dut, AXIL_IN)
+    await drive(dut, awvalid=1, awready=1, wvalid=1, wready=1, wstrb=0xF)
+    await drive(dut, 2 * MAX_WAIT, awvalid=0, awready=0, wvalid=0, wready=0, bready=1)
+
+
+@cocotb.test()
+async def axil_r_wait(dut) -> None:
+    """The R of an accepted read never comes: RWait."""
+    await start(dut, AXIL_IN)
+    await drive(dut, arvalid=1, arready=1)
+    await drive(dut, 2 * MAX_WAIT, arvalid=0, arready=0, rready=1)
+
+
+# test: (checker module, assertion that must fire)
+ALONE = {
+    "axi_aw_hold": ("tpu_axi_checker", "AwHold"),
+    "axi_ar_hold": ("tpu_axi_checker", "ArHold"),
+    "axi_w_hold": ("tpu_axi_checker", "WHold"),
+    "axi_b_hold": ("tpu_axi_checker", "BHold"),
+    "axi_r_hold": ("tpu_axi_checker", "RHold"),
+    "axi_aw_wait": ("tpu_axi_checker", "AwWait"),
+    "axi_w_wait": ("tpu_axi_checker", "WWait"),
+    "axi_ar_wait": ("tpu_axi_checker", "ArWait"),
+    "axi_b_wait": ("tpu_axi_checker", "BWait"),
+    "axi_r_wait": ("tpu_axi_checker", "RWait"),
+    "axil_r_hold": ("tpu_axil_checker", "RHold"),
+    "axil_b_without_write": ("tpu_axil_checker", "BOnlyAfterWrite"),
+    "axil_r_without_read": ("tpu_axil_checker", "ROnlyAfterRead"),
+    "axil_two_writes": ("tpu_axil_checker", "WrPendBound"),
+    "axil_two_reads": ("tpu_axil_checker", "RdPendBound"),
+    "axil_b_wait": ("tpu_axil_checker", "BWait"),
+    "axil_r_wait": ("tpu_axil_checker", "RWait"),
+}
+ALONE_PARAMS = {
+    "tpu_axi_checker": {"AddrW": 16, "DataW": 32, "IdW": 1, "MaxBurst": 4, "MaxOutstanding": 2,
+                        "MaxWait": MAX_WAIT},
+    "tpu_axil_checker": {"MaxPending": 1, "MaxWait": MAX_WAIT},
+}
+
 HAND = {
     "aw_dropped": ("tpu_csr", "AwHold"), "w_changed": ("tpu_csr", "WHold"),
     "ar_dropped": ("tpu_csr", "ArHold"),
@@ -134,8 +330,8 @@ def expect_assertion(capfd, name: str, run) -> None:
         run()
     out = capfd.readouterr()
     # Verilator: "%Error: <file>:<line>: Assertion failed in <scope>.<label>: ..."
-    fired = re.search(rf"Assertion failed in \S*\.{name}:", out.out + out.err)
-    assert fired, f"the simulation failed, but not with {name}"
+    fired = set(re.findall(r"Assertion failed in \S*?\.(\w+):", out.out + out.err))
+    assert fired == {name}, f"expected exactly {name} to fire, got {sorted(fired) or 'none'}"
 
 
 @pytest.mark.parametrize("case", list(HAND))
@@ -145,20 +341,16 @@ def test_checker_fires(capfd, case: str) -> None:
         "verilator", top, "tb.sva.test_sva", rtl_sources(top), PARAMS[top], testcase=case))
 
 
-def mutate(tmp: Path, module: str, old: str, new: str) -> list[Path]:
-    """rtl_sources(module) with rtl/<module>.sv replaced by a copy in which `old` (exactly once) is `new`."""
-    text = (RTL / f"{module}.sv").read_text()
-    assert text.count(old) == 1, f"mutation text must occur exactly once in {module}.sv"
-    copy = tmp / f"{module}.sv"
-    copy.write_text(text.replace(old, new))
-    return [copy if p.name == copy.name else p for p in rtl_sources(module)]
-
-
 @pytest.mark.parametrize("case", list(MUTANTS))
 def test_checker_fires_on_mutant(capfd, case: str) -> None:
     module, old, new, tb_module, testcase, name = MUTANTS[case]
-    with tempfile.TemporaryDirectory() as tmp:
-        sources = mutate(Path(tmp), module, old, new)
-        expect_assertion(capfd, name, lambda: runner.run(
-            "verilator", module, tb_module, sources, PARAMS[module], testcase=testcase,
-            variant=f"mutant_{case}"))
+    sources = mutate(f"{module}.verilator.{case}", rtl_sources(module), {f"{module}.sv": [(old, new)]})
+    expect_assertion(capfd, name, lambda: runner.run(
+        "verilator", module, tb_module, sources, PARAMS[module], testcase=testcase, variant=f"mutant_{case}"))
+
+
+@pytest.mark.parametrize("case", list(ALONE))
+def test_checker_alone_fires(capfd, case: str) -> None:
+    module, name = ALONE[case]
+    expect_assertion(capfd, name, lambda: runner.run(
+        "verilator", module, "tb.sva.test_sva", [SVA / f"{module}.sv"], ALONE_PARAMS[module], testcase=case))
