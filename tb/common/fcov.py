@@ -14,6 +14,11 @@ Where the samples come from:
   the word in decode, whether it issues, the error it raises and which units are busy when it does.
 * AXI4-Lite: a monitor on the s_axil_* ports (tpu_csr, tpu_top): every handshake.
 * AXI4 DMA: a monitor on the m_axi_* ports (tpu_dma, tpu_top): every handshake.
+* The three monitors sample once per cycle at the falling edge once the time step has settled
+  (ReadOnly): then every input and output holds what the next rising edge sees, whether the testbench
+  drives at the rising edge (cocotbext-axi) or just after the falling edge (TbBase's rule, ErrorAxiSlave).
+  Sampling at the falling edge before it settles paired the previous edge's inputs with the new outputs
+  and missed or misplaced handshakes (tb/dma/test_cover_dma.py::monitor_counts checks the counts).
 * GEMM shapes and VPU corners: the testbenches call sample_gemm() / sample_vpu() with the stimulus they
   drive (the VPU corners are classified with the numpy model, stage by stage).
 """
@@ -26,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 import yaml
-from cocotb.triggers import FallingEdge
+from cocotb.triggers import FallingEdge, ReadOnly
 from cocotb_coverage.coverage import CoverPoint, coverage_db
 
 from models import csr, isa
@@ -329,6 +334,7 @@ class IsaMonitor:
         fetch_state = getattr(self.top, "state_q", None) if self.top is not None else None
         while True:
             await FallingEdge(ctrl.clk_i)
+            await ReadOnly()
             st = _int(ctrl.state_q)
             running = st == 1  # StRun
             if prev_run and st == 2:  # StRun -> StStop: the error (if any) was raised in the last cycle
@@ -372,6 +378,7 @@ class AxilMonitor:
         writes_open = 0
         while True:
             await FallingEdge(d.clk_i)
+            await ReadOnly()
             if _int(d.rst_ni) == 0:
                 aw.clear(), w.clear(), reads.clear()
                 writes_open = 0
@@ -434,6 +441,7 @@ class AxiMonitor:
         ends: dict[str, int | None] = {"read": None, "write": None}
         while True:
             await FallingEdge(d.clk_i)
+            await ReadOnly()
             if _int(d.rst_ni) == 0 or _int(self.dma.busy_o) == 0:
                 reads.clear()
                 writes = b_seen = 0
