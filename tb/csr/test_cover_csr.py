@@ -27,6 +27,7 @@ from models import csr
 from models.hw import const
 from tb.common import runner
 from tb.common.axi import set_pauses
+from tb.common.mutate import mutate
 from tb.common.tb_base import TbBase
 from tb.common.tools import rtl_sources
 from tb.csr.test_csr import CORE_INPUTS, PERF, CsrTb
@@ -279,3 +280,23 @@ async def raw_handshakes(dut) -> None:
 @pytest.mark.parametrize("params", [{}], ids=["default"])
 def test_cover_csr(sim, params):
     runner.run(sim, "tpu_csr", "tb.csr.test_cover_csr", rtl_sources("tpu_csr"), params)
+
+
+# A counter whose low word does not carry into the high word (and a snapshot of the wrong half): the
+# carries test must catch both; the random counters test needs 2^16 cycles for the first.
+MUTANTS = {
+    "carry32": ("cnt_q[i] <= cnt_q[i] + cnt_inc[i];",
+                "cnt_q[i] <= {cnt_q[i][63:32], cnt_q[i][31:0] + cnt_inc[i][31:0]};"),
+    "snapshot": ("snap_q[i] <= rcnt_val[63:32];", "snap_q[i] <= {rcnt_val[63:33], 1'b0};"),
+}
+
+
+@pytest.mark.parametrize("mutant", list(MUTANTS))
+def test_cover_csr_catches(sim, mutant):
+    if sim != "icarus":
+        pytest.skip("one simulator shows it (the mutant is RTL, not a simulator feature)")
+    old, new = MUTANTS[mutant]
+    sources = mutate(f"tpu_csr.{sim}.{mutant}", rtl_sources("tpu_csr"), {"tpu_csr.sv": [(old, new)]})
+    with pytest.raises(AssertionError, match="counter_carries"):
+        runner.run(sim, "tpu_csr", "tb.csr.test_cover_csr", sources, {}, testcase="counter_carries",
+                   variant=f"mutant_{mutant}")
