@@ -1,9 +1,12 @@
 """tpu_core corners the random programs reach rarely (coverage closure, docs/verification.md), on
-test_core.py's testbench and configuration (P = 2), every run compared with the ISA simulator.
+test_core.py's testbench and configurations (P = 2 and 4), every run compared with the ISA simulator.
 
 * gemm_max    GEMMs whose M, K or N is the largest the memories allow with the other two at P (and all
               three at their joint maximum for M): Y bit exact against matmul_acc, memories against the ISA
               sim, cycles / rows / MACs / stalls against models.core_perf (never hard-coded).
+* counter_carries  the four 64-bit performance counters placed one below the carry into each bit k
+              (2^k - 1, k = 1..64: a state 2^k cycles of counting would reach) in the first cycle of a GEMM
+              run: at done each reads the placed value plus models.core_perf's count, modulo 2^64.
 * loop_edges  LOOP bodies of one instruction and of the maximum (the body ends on the last IMEM word, the
               HALT after it would be past IMEM: the run ends as the ISA sim says), and one word too long
               (ErrLoop).
@@ -14,8 +17,11 @@ from __future__ import annotations
 import cocotb
 import pytest
 
+from models import core_perf
 from models.asm import assemble
+from models.fixed_point import random_codes
 from models.isa import ERR_LOOP, ERR_NONE, OPS
+from models.programs import gemm_program, place_gemm
 from tb.common import runner
 from tb.common.core_env import CoreEnv
 from tb.common.tools import rtl_sources
@@ -37,6 +43,38 @@ async def gemm_max(dut) -> None:
     await env.reset()
     for M, K, N in max_shapes(env):
         await _gemm(env, M, K, N)
+
+
+@cocotb.test()
+async def counter_carries(dut) -> None:
+    env = CoreEnv(dut)
+    await env.reset()
+    P = env.P
+    shapes = [(1, 2 * P, 2 * P), (P - 1, 2 * P, P), (2, 2 * P, 2 * P)]
+    # A shape with weight-load stalls, so all four counters count (P = 2 has none: P - 2 = 0).
+    shape = next((s for s in shapes if core_perf.gemm_stall_cycles(*s, P) > 0), None)
+    if shape is None:
+        env.log.info("P = %d: no GEMM stalls on weights; the carries run at larger P", P)
+        return
+    M, K, N = shape
+    text, lay = gemm_program(M, K, N, P)
+    words = assemble(text)
+    st = env.random_state()
+    place_gemm(st, random_codes(env.rng, (M, K)), random_codes(env.rng, (K, N)), lay)
+    await env.run_and_check(st, words, f"GEMM {M}x{K}x{N}")
+    cycles, rows = core_perf.gemm_cycles(M, K, N, P), core_perf.gemm_rows(M, K, N, P)
+    stalls = core_perf.gemm_stall_cycles(M, K, N, P)
+    mask = (1 << 64) - 1
+    for k in range(1, 65):
+        base = (1 << k) - 1
+        await env.start()  # returns in the run's first cycle: the counters were cleared at the start edge
+        for name in ("cycles_q", "rows_q", "wstall_q"):
+            getattr(dut, name).value = base
+        status = await env.wait_done()
+        got = (status.cycles, status.rows, status.macs, status.wstall)
+        exp = ((base + cycles) & mask, (base + rows) & mask, (base + rows) * P * P & mask,
+               (base + stalls) & mask)
+        assert got == exp, f"counters {got} placed at 2^{k} - 1, expected {exp}"
 
 
 @cocotb.test()
@@ -62,6 +100,6 @@ async def loop_edges(dut) -> None:
                         "body past IMEM": ERR_LOOP}, outcomes
 
 
-@pytest.mark.parametrize("P", [2])
+@pytest.mark.parametrize("P", [2, 4])
 def test_cover_core(sim: str, P: int) -> None:
     runner.run(sim, "tpu_core", "tb.core.test_cover_core", rtl_sources(*SOURCES), {"P": P, **depths(P)})
