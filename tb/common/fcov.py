@@ -502,7 +502,10 @@ def attach(dut) -> None:
         dma = getattr(dut, "u_dma", dut)
         cocotb.start_soon(AxiMonitor(dut, dma, _param(dut, "MaxBurst", 16), _param(dut, "MaxOutstanding", 4),
                                      len(dut.m_axi_wstrb)).run())
-    core = getattr(dut, "u_core", None) or (dut if hasattr(dut, "u_ctrl") else None)
+    # `is None`, not `or`: a cocotb handle has no truth value (the old `or` failed every tpu_top test).
+    core = getattr(dut, "u_core", None)
+    if core is None and hasattr(dut, "u_ctrl"):
+        core = dut
     if core is not None and hasattr(core, "u_ctrl"):
         depths = {n: _param(core, n, const(n)) for n in ("ImemDepth", "UbDepth", "WmDepth", "AccDepth")}
         depths["P"] = _param(core, "P", const("ArraySize"))
