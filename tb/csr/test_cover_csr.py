@@ -11,10 +11,12 @@
                   2^k cycles of counting would reach), then a run whose increments the testbench sums: every
                   counter reads back (LO then HI) as the placed value plus the sum, modulo 2^64; a HI read
                   without a new LO read still returns the last LO read's snapshot.
+* latched_status  PC / ERR_CODE / DMA_ERR_CODE latch every bit at done only; REJECTS saturates at 0xFFFF.
 * raw_handshakes  AXI4-Lite driven pin by pin: AW before W, W before AW, both in one cycle, a write with
                   no byte strobe (OKAY, nothing written, a CTRL.START with WSTRB = 0 starts nothing), a read
                   answered while a write waits for its data (the read sees the old value), and a new request
-                  held while the previous response is back-pressured.
+                  held while the previous response is back-pressured; AxPROT and address bits [1:0]
+                  ignored.
 """
 
 from __future__ import annotations
@@ -150,6 +152,44 @@ async def counter_carries(dut) -> None:
         assert await tb.client.counter(name) == 0, f"{name} after CNT_CLEAR"
 
 
+@cocotb.test()
+async def latched_status(dut) -> None:
+    """PC, ERR_CODE and DMA_ERR_CODE latch all 32 / 8 bits at their done pulse and nothing else; REJECTS
+    saturates at 0xFFFF (counts placed just below 2^15 and 2^16: 2^16 rejected starts would take minutes)."""
+    tb = CsrTb(dut)
+    await tb.reset()
+    tb.awake.clear()  # the responder sleeps: this test drives the core and DMA inputs itself
+    await ClockCycles(dut.clk_i, 2)
+    values = [MASK32, 0, 0xAAAAAAAA, 0x55555555] + [int(v) for v in tb.rng.integers(0, 1 << 32, 4)]
+    for v in values:
+        code, dma_code = v & 0xFF, (v >> 8) & 0xFF
+        await FallingEdge(dut.clk_i)
+        dut.pc_i.value, dut.err_i.value, dut.done_i.value = v, code, 1
+        dut.dma_err_i.value, dut.dma_done_i.value = dma_code, 1
+        await FallingEdge(dut.clk_i)
+        dut.done_i.value = dut.dma_done_i.value = 0
+        dut.pc_i.value, dut.err_i.value, dut.dma_err_i.value = ~v & MASK32, ~code & 0xFF, ~dma_code & 0xFF
+        assert await tb.rd("PC") == v, f"PC after a done with pc_i = {v:#x}"
+        st = await tb.client.status()
+        assert (st["ERR_CODE"], st["ERROR"], st["DMA_ERR_CODE"], st["DMA_ERROR"]) == \
+            (code, int(code != 0), dma_code, int(dma_code != 0)), f"STATUS {st}: codes {code}, {dma_code}"
+    dut.pc_i.value = dut.err_i.value = dut.dma_err_i.value = 0
+    await FallingEdge(dut.clk_i)
+    dut.busy_i.value = dut.dma_busy_i.value = 1  # every start is rejected
+    for placed, rejects, expected in ((0x7FFF, 1, 0x8000), (0xFFFE, 3, 0xFFFF)):
+        await FallingEdge(dut.clk_i)
+        dut.rej_q.value = dut.dma_rej_q.value = placed
+        for _ in range(rejects):
+            await tb.wr("CTRL", csr.bit("CTRL", "START"))
+            await tb.wr("CTRL", csr.bit("CTRL", "DMA_START"))
+        rej = await tb.rd("REJECTS")
+        got = (csr.field(rej, "REJECTS", "START"), csr.field(rej, "REJECTS", "DMA_START"))
+        assert got == (expected, expected), f"REJECTS {got} after {rejects} rejects from {placed:#x}"
+    await tb.wr("CTRL", csr.bit("CTRL", "CNT_CLEAR"))
+    assert await tb.rd("REJECTS") == 0
+    assert tb.starts == 0 and tb.dma_cmds == 0
+
+
 class RawAxil:
     """AXI4-Lite driven pin by pin (the bus master model cannot separate AW from W or send WSTRB = 0)."""
 
@@ -275,6 +315,15 @@ async def raw_handshakes(dut) -> None:
     assert await bus.b() == csr.OKAY
     assert await bus.b() == csr.OKAY
     assert await bus.read(off("PROG_BASE_HI")) == (0x2, csr.OKAY)
+    # AxPROT and address bits [1:0] carry no meaning: the same word is written and read.
+    dut.s_axil_awprot.value = dut.s_axil_arprot.value = 0b111
+    await bus.aw_w(off("PROG_LEN") + 3, 0x0BADF00D, 0xF)
+    assert await bus.b() == csr.OKAY
+    for k in range(4):
+        assert await bus.read(off("PROG_LEN") + k) == (0x0BADF00D, csr.OKAY), f"read at byte {k}"
+    dut.s_axil_awprot.value = dut.s_axil_arprot.value = 0b010
+    assert await bus.read(off("VERSION") + 2) == (const("CsrVersionValue"), csr.OKAY)
+    dut.s_axil_awprot.value = dut.s_axil_arprot.value = 0
     # An unmapped write and read (DECERR) and a read of RO VERSION held by RREADY = 0 for a while.
     await bus.aw_w(0xFC, 0xFFFFFFFF, 0xF)
     assert await bus.b() == csr.DECERR
