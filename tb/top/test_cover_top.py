@@ -7,9 +7,11 @@ checked access by access against HostModel (models/host_model.py) on test_host.p
                    run): STATUS, PC, every counter, IRQ and every AXI burst compared with the model.
 * wide_commands    host DMAs whose DMA_HOST, DMA_MEM_ADDR or DMA_LEN have their upper bits set (DmaErrRange,
                    no bus activity) and a good transfer to and from the last words of the 32-bit space.
-* all_patterns     every register of the map written with all ones, all zeros and the alternating
-                   patterns (CTRL and the DMA_* / PROG_* registers included, so the starts it triggers run
-                   with the registers' values), every register read back against the model after each.
+* errors_while_busy  every decode error raised while a program DMA is outstanding, ErrPc while a DMA and
+                   while a MATMUL runs, DMA command errors arriving while a MATMUL streams or alone.
+* all_patterns     every offset written with all ones, all zeros and the alternating patterns (CTRL and
+                   the DMA_* / PROG_* registers included, so the starts it triggers run with the registers'
+                   values), each response and the whole map after each pattern against the model.
 """
 
 from __future__ import annotations
@@ -20,9 +22,10 @@ import pytest
 from models import csr
 from models.asm import assemble
 from models.host_model import MASK32, MASK64
+from models.isa import ERROR_NAMES
 from tb.common import runner
 from tb.common.tools import rtl_sources
-from tb.top.test_host import CTRL, SEL, SPACE, HostTb
+from tb.top.test_host import CTRL, SEL, SPACE, HostTb, copy_all
 from tb.top.test_top import SOURCES, params
 
 PATTERNS = (MASK32, 0, 0xAAAAAAAA, 0x55555555)
@@ -114,16 +117,55 @@ async def all_patterns(dut) -> None:
     await tb.start()
     for pattern in PATTERNS:
         for off in range(0, 0x100, 4):
-            mapped = csr.by_offset().get(off) is not None
-            if not mapped and pattern not in (0, MASK32):
-                continue
-            await tb.wr(off, pattern)
+            await tb.wr(off, pattern)  # the response against the model
             if tb.m.busy:  # a START or DMA_START of the pattern: it runs with what the registers hold
                 await tb.wait_idle()
-            await tb.check()
-            if mapped and pattern in (0, MASK32):
-                await read_all(tb)
+            if off == csr.offset("CTRL"):
+                await tb.check()
+        # The register-level read-back after every write is tb/csr/test_cover_csr.py's; here the whole map
+        # once per pattern, through the top.
+        await read_all(tb)
+        await tb.check()
     await tb.wr_name("DMA_TIMEOUT", 1 << 16)
+
+
+def padded(lines: list[str], at: int) -> list[str]:
+    """`lines` placed so that the last one sits at IMEM word `at` (NOPs before)."""
+    return ["NOP"] * (at + 1 - len(lines)) + lines
+
+
+@cocotb.test()
+async def errors_while_busy(dut) -> None:
+    """Each decode error raised while a program DMA is outstanding, ErrPc while a DMA runs and while a
+    MATMUL streams, and DMA command errors arriving while a MATMUL streams or with nothing else running:
+    the code and PC the model gives (and the code each case is named for)."""
+    tb = HostTb(dut)
+    await tb.start()
+    await copy_all(tb, 0, 0x4000_0000)  # defined on-chip memories
+    last = tb.depths["IMEM"] - 1
+    dma_in = ["SETH 0x10000", "DMA IN, UB, 64, 190, 0"]  # a long DMA into UB 64.. (nothing else touches it)
+    cases = {
+        "ErrIllegal": dma_in + [".word 0x8000000000000000", "HALT"],  # a NOP with a stray bit
+        "ErrAddr": dma_in + [f"LDW {tb.depths['WM'] - 2}", "HALT"],
+        "ErrLen": dma_in + [f"MATMUL 0, 0, {tb.depths['ACC'] + 1}", "HALT"],
+        "ErrLoop": dma_in + [f"LOOP 2, {last}", "NOP", "HALT"],
+        "ErrOverlap": dma_in + ["COPY UB, 0, UB, 1, 4", "HALT"],
+        "ErrPc": padded(dma_in + ["NOP"], last),  # the NOP on the last word runs while the DMA does
+        "ErrPc ": padded(["LDW 0", f"MATMUL 0, 0, {tb.depths['ACC']}, SWAP", "NOP"], last),
+        "ErrDmaAddr": ["SETH 0x10004", "DMA IN, UB, 200, 1, 0", f"MATMUL 0, 0, {tb.depths['ACC']}", "HALT"],
+        "ErrDmaAddr ": ["SETH 0x10004", "DMA IN, UB, 200, 1, 0", "HALT"],
+        "ErrDmaWindow": ["SETH 0x80000", "DMA IN, UB, 200, 1, 0", f"MATMUL 0, 0, {tb.depths['ACC']}", "HALT"],
+        "ErrDmaWindow ": ["SETH 0x80000", "DMA OUT, UB, 200, 1, 0", "HALT"],
+    }
+    tb.host_write(0x10000, tb.rand_bytes(190 * tb.P * 2))
+    for name, lines in cases.items():
+        window = (0, 0x40000) if name.startswith("ErrDmaWindow") else (0, MASK64)
+        await set_window(tb, *window)
+        tb.log.info("case %s", name)
+        await fetch(tb, 0x1000, assemble("\n".join(lines)))
+        code = csr.field(await tb.rd(csr.offset("STATUS")), "STATUS", "ERR_CODE")
+        assert ERROR_NAMES[code] == name.strip(), f"{name.strip()} case ended with {ERROR_NAMES[code]}"
+    await set_window(tb, 0, MASK64)
 
 
 @pytest.mark.parametrize("P", [4])
