@@ -7,6 +7,7 @@ docs/verification.md), on the same testbench (DmaTb) and configurations.
                           completed (the DMA's and the slave's counts agree), nothing is written to the
                           on-chip memory for reads beyond what the model allows, and the next transfer,
                           away from the error, is bit exact.
+* command_extremes        every command field at its extreme for each memory: the documented error, no bus.
 * monitor_counts          the functional-coverage AXI monitor counts, against the testbench's own counts.
 * outstanding_limit       a slave slow to answer (R and B stalled most cycles, addresses taken at once):
                           both directions reach MaxOutstanding bursts in flight and never exceed it; the
@@ -22,7 +23,7 @@ from cocotb_coverage.coverage import coverage_db
 
 from models.hw import const
 from tb.common import fcov, runner
-from tb.common.axi import DECERR, SLVERR, ErrorAxiSlave
+from tb.common.axi import DECERR, SLVERR, ErrorAxiSlave, axi_ram
 from tb.common.tb_base import param
 from tb.common.tools import rtl_sources
 from tb.dma.test_dma import COMMON, CONFIGS, RAM, SELS, TO_CHIP, TO_HOST, DmaTb
@@ -109,6 +110,42 @@ async def outstanding_limit(dut) -> None:
     assert tb.max_reads_in_flight == limit, f"{tb.max_reads_in_flight} read bursts in flight, limit {limit}"
     assert peak["W"] == limit, f"{peak['W']} write bursts in flight, limit {limit}"
     slave.running = False
+
+
+@cocotb.test()
+async def command_extremes(dut) -> None:
+    """Commands with every field at its extreme (length 2^16 - 1, the last on-chip word, the last bus word
+    of the AddrW space) for each memory: DmaErrRange or DmaErrAlign exactly as docs/csr.md orders the
+    checks, and no bus activity; the largest legal command still runs."""
+    tb = DmaTb(dut, port_backpressure=False)
+    ram = axi_ram(dut, RAM)
+    await tb.reset()
+    addr_w, bb = param(dut, "AddrW"), tb.bus_bytes
+    top = (1 << addr_w) - bb
+    max_len = (1 << param(dut, "LenW")) - 1
+    max_mem = (1 << param(dut, "MemAddrW")) - 1
+    for sel in SELS:
+        depth, wb = tb.depth[sel], tb.width[sel] // 8
+        cases = [
+            ((TO_CHIP, 0, sel, 0, max_len), "DmaErrRange"),            # longer than the memory
+            ((TO_HOST, 0, sel, max_mem, 1), "DmaErrRange"),            # past the memory's last word
+            ((TO_CHIP, 0, sel, depth - 1, 2), "DmaErrRange"),          # one word past the end
+            ((TO_HOST, top, sel, 0, 2 * bb // wb + 1), "DmaErrRange"),  # past the AddrW space
+            ((TO_CHIP, top + 1, sel, 0, 1), "DmaErrAlign"),            # misaligned beats range
+            ((TO_HOST, top | 1, sel, max_mem, max_len), "DmaErrAlign"),  # alignment is checked first
+        ]
+        for cmd, name in cases:
+            err = await tb.transfer(*cmd)
+            assert err == const(name), f"{cmd}: error {err}, expected {name}"
+            assert tb.ar == tb.aw == tb.w_sent == 0, f"{cmd}: bus activity on a rejected command"
+    # The largest legal command of each direction: the whole memory, ending at the last byte of the RAM.
+    sel = SELS[3]
+    n = tb.depth[sel]
+    host = RAM - n * tb.width[sel] // 8
+    host_exp = bytearray(ram.read(0, RAM))
+    for direction in (TO_CHIP, TO_HOST):
+        cmd = (direction, host, sel, 0, n)
+        await tb.checked_transfer(ram, host_exp, cmd, lambda: bytearray(ram.read(0, RAM)))
 
 
 def _hits(point: str) -> dict[str, int]:
