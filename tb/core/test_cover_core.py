@@ -7,6 +7,8 @@ test_core.py's testbench and configurations (P = 2 and 4), every run compared wi
 * counter_carries  the four 64-bit performance counters placed one below the carry into each bit k
               (2^k - 1, k = 1..64: a state 2^k cycles of counting would reach) in the first cycle of a GEMM
               run: at done each reads the placed value plus models.core_perf's count, modulo 2^64.
+* vec_paths   VEC with every pathway combination from ACC and from UB, against the ISA sim.
+* range_relations  COPY / VEC destinations adjacent to, or one word into, their source and aux ranges.
 * loop_edges  LOOP bodies of one instruction and of the maximum (the body ends on the last IMEM word, the
               HALT after it would be past IMEM: the run ends as the ISA sim says), and one word too long
               (ErrLoop).
@@ -20,7 +22,7 @@ import pytest
 from models import core_perf
 from models.asm import assemble
 from models.fixed_point import random_codes
-from models.isa import ERR_LOOP, ERR_NONE, OPS
+from models.isa import ERR_LOOP, ERR_NONE, ERR_OVERLAP, OPS, VEC_PATH_FLAGS
 from models.programs import gemm_program, place_gemm
 from tb.common import runner
 from tb.common.core_env import CoreEnv
@@ -98,6 +100,45 @@ async def loop_edges(dut) -> None:
     # The ISA sim decided each outcome; these say the programs test what their names say.
     assert outcomes == {"body of one": ERR_NONE, "body to the last word": ERR_NONE,
                         "body past IMEM": ERR_LOOP}, outcomes
+
+
+@cocotb.test()
+async def vec_paths(dut) -> None:
+    """VEC with each of the 32 pathway combinations, from ACC and from UB: memories, error and PC equal to
+    the ISA sim's (ranges chosen apart, so each runs; BGRAD accumulates into ACC 20)."""
+    env = CoreEnv(dut)
+    await env.reset()
+    st = env.random_state()
+    await env.load(st, [])
+    for path in range(1 << len(VEC_PATH_FLAGS)):
+        for src in ("ACC", "UB"):
+            flags = [f for k, f in enumerate(VEC_PATH_FLAGS) if path >> k & 1]
+            text = "\n".join(["SETV act=leaky, shift=4, slope=32, loss_scale=3, loss_shift=2", "SETBG 20",
+                              ", ".join([f"VEC {src}, 0, 8, 3", *flags, "aux=16"]), "HALT"])
+            status, st = await env.run_and_check(st, assemble(text), f"VEC path {path:05b} from {src}",
+                                                 load_data=path == 0 and src == "ACC")
+            assert status.error == ERR_NONE, f"VEC path {path:05b} from {src}: error {status.error}"
+
+
+@cocotb.test()
+async def range_relations(dut) -> None:
+    """COPY and VEC ranges adjacent to or overlapping by one word their source / aux range on either side:
+    the adjacent ones run, the overlapping ones stop with ErrOverlap, as the ISA sim says."""
+    env = CoreEnv(dut)
+    await env.reset()
+    st = env.random_state()
+    await env.load(st, [])
+    cases = {
+        "COPY UB, 8, UB, 11, 3": ERR_NONE,           # destination right above the source
+        "COPY UB, 8, UB, 6, 3": ERR_OVERLAP,         # destination one word into the source from below
+        "VEC UB, 8, 5, 3": ERR_NONE,                 # VEC destination right below its UB source
+        "VEC UB, 8, 6, 3": ERR_OVERLAP,              # one word into the source from below
+        "VEC ACC, 0, 5, 3, LOSS, aux=8": ERR_NONE,   # destination right below the aux range
+        "VEC ACC, 0, 8, 3, LOSS, aux=6": ERR_OVERLAP,  # aux one word into the destination from below
+    }
+    for text, code in cases.items():
+        status, st = await env.run_and_check(st, assemble(text + "\nHALT"), text, load_data=False)
+        assert status.error == code, f"{text}: error {status.error}, expected {code}"
 
 
 @pytest.mark.parametrize("P", [2, 4])
