@@ -331,16 +331,22 @@ class IsaMonitor:
 
     async def run(self) -> None:
         ctrl, last_pc, prev_state, prev_run, prev_top = self.ctrl, None, "idle", False, None
+        prev_st = prev_code = None
         fetch_state = getattr(self.top, "state_q", None) if self.top is not None else None
         while True:
             await FallingEdge(ctrl.clk_i)
             await ReadOnly()
             st = _int(ctrl.state_q)
             running = st == 1  # StRun
+            code = _int(ctrl.err_q)
             if prev_run and st == 2:  # StRun -> StStop: the error (if any) was raised in the last cycle
-                code = _int(ctrl.err_q)
                 if code in ERR_NAMES:
                     _s_err({f"{ERR_NAMES[code]}.{prev_state}"})
+            elif st == 2 and prev_st == 2 and code != prev_code and code in ERR_NAMES:
+                # A DMA that fails after the run stopped (a HALT or a decode error while it was in flight):
+                # StStop takes the DMA's code.
+                _s_err({f"{ERR_NAMES[code]}.{prev_state}"})
+            prev_st, prev_code = st, code
             if fetch_state is not None:
                 top_st = _int(fetch_state)
                 if _int(self.top.csr_done) == 1 and top_st == TOP_FETCH:
