@@ -32,10 +32,12 @@ MASK32, MASK64 = (1 << 32) - 1, (1 << 64) - 1
 SEL_IMEM, SEL_UB, SEL_WM, SEL_ACC = (const(n) for n in ("MemSelImem", "MemSelUb", "MemSelWm", "MemSelAcc"))
 DMA_ERR = {n: const(n) for n in ("DmaErrNone", "DmaErrAlign", "DmaErrRange", "DmaErrLen", "DmaErrWindow",
                                   "DmaErrAbort")}
-ERR = {n: const(n) for n in ("ErrNone", "ErrLen", "ErrDmaAddr", "ErrDmaWindow", "ErrAbort")}
+ERR = {n: const(n) for n in ("ErrNone", "ErrLen", "ErrDmaAddr", "ErrDmaWindow", "ErrAbort", "ErrIllegal",
+                             "ErrPc")}
 # On-chip address / length widths of the DMA command (tpu_top: HostAddrW and LenW).
 MEM_ADDR_W, LEN_W = const("HostAddrW"), 16
 TIMED = ("CYCLES", "WSTALL", "DMA_STALL")  # counters whose value depends on bus timing
+ROWS = ("ARRAY_BUSY", "MACS")
 
 
 class SparseBytes:
@@ -93,7 +95,7 @@ class Outcome:
     code: int                     # Err* (run) or DmaErr* (host transfer)
     pc: int | None                # run only; None: not predicted (an aborted run)
     bytes: int                    # DMA_BYTES it adds
-    rows: int                     # ARRAY_BUSY it adds
+    rows: int | None              # ARRAY_BUSY it adds; None: not predicted (see _run)
     bursts: list[tuple[str, int, int]] = field(default_factory=list)  # ("R" | "W", address, beats)
     fetch: int = 0                # how many of the bursts are the program fetch's
 
@@ -118,6 +120,7 @@ class HostModel:
         self.snap = dict.fromkeys(csr.COUNTERS, 0)
         self.pending: Outcome | None = None
         self.cnt_known = True  # False after a CNT_CLEAR in the middle of a run (until an idle one)
+        self.rows_known = True  # False after a run whose ARRAY_BUSY is not predicted (until a CNT_CLEAR)
         self._before: tuple | None = None
         self.log: list[tuple[str, int, int]] = []  # every burst of every completed transfer, in order
 
@@ -145,7 +148,7 @@ class HostModel:
         name = reg.name
         for c in csr.COUNTERS:
             if name == f"{c}_LO":
-                known = c not in TIMED and self.cnt_known
+                known = c not in TIMED and self.cnt_known and (self.rows_known or c not in ROWS)
                 self.snap[c] = self.cnt[c] >> 32 if known else None
                 return (self.cnt[c] & MASK32 if known else None), resp
             if name == f"{c}_HI":
@@ -208,6 +211,7 @@ class HostModel:
             self.irq_st |= csr.bit("IRQ", "REJECT")
         if b["CNT_CLEAR"]:  # wins over the rejections of the same write
             self.cnt_known = not self.busy or started
+            self.rows_known = self.cnt_known
             self.cnt = dict.fromkeys(csr.COUNTERS, 0)
             self.snap = dict.fromkeys(csr.COUNTERS, 0)
             self.rej = self.dma_rej = 0
@@ -231,8 +235,9 @@ class HostModel:
                 self.core_reset()
             self.irq_st |= 1 << irq["DONE"][0] | bool(p.code) << irq["ERROR"][0]
         self.cnt["DMA_BYTES"] += p.bytes
-        self.cnt["ARRAY_BUSY"] += p.rows
-        self.cnt["MACS"] += p.rows * self.P * self.P
+        self.rows_known &= p.rows is not None
+        self.cnt["ARRAY_BUSY"] += p.rows or 0
+        self.cnt["MACS"] += (p.rows or 0) * self.P * self.P
         self.log += p.bursts if p.pc is not None or not p.code else [*p.bursts[:p.fetch], None]
         return p
 
@@ -308,8 +313,12 @@ class HostModel:
         r = run_result(self.imem, self.state, imem_depth=self.depths["IMEM"], host=self.host, trace=True,
                        max_steps=1 << 20)
         moved, rows, bus, hbase = n * 8, 0, list(fetch), base0
+        # The failing instruction is the last one traced, except for two codes: an illegal word is never
+        # traced (it does not decode), and ErrPc follows an instruction that completed; in both the last
+        # traced instruction did its work (its DMA moved its bytes, its MATMUL its rows).
+        completed = r.error in (ERR["ErrIllegal"], ERR["ErrPc"])
         for i, (_, ins) in enumerate(r.trace):
-            failed = r.error and i == len(r.trace) - 1
+            failed = r.error and not completed and i == len(r.trace) - 1
             if ins.op == "SETH":
                 a = ins.args["addr"]
                 hbase = (hbase & MASK32) | a << 32 if ins.has("HI") else a
@@ -320,6 +329,13 @@ class HostModel:
                 nbytes = ins.args["len"] * self.P * width // 8
                 moved += nbytes
                 bus += self._bursts(ins.has("OUT"), hbase + ins.args["hoff"], nbytes)
+        # A failing DMA may have let a MATMUL after it issue and stream before its error came back (rule 2
+        # of docs/isa.md: a MATMUL away from the DMA's range runs beside it); the ISA sim stops at the
+        # DMA, so ARRAY_BUSY and MACS are not predicted after such a run (until a CNT_CLEAR).
+        if r.error and not completed and r.trace and r.trace[-1][1].op == "DMA":
+            later = [int(w) & 0xFF for w in self.imem[r.pc + 1:]]
+            if const("OpMatmul") in later:
+                rows = None
         return Outcome(False, r.error, r.pc, moved, rows, bus, len(fetch))
 
     def core_reset(self) -> None:

@@ -20,7 +20,8 @@ Functional coverage (tb/common/fcov.py, cocotb-coverage): both runs sample the c
 (SYSTOLE_FCOV), and the regression runs a second time on Icarus without code coverage so the functional
 report merges both simulators: out/coverage/functional.txt and .json, its percentage in summary.json.
 
-Usage: scripts/coverage.py [--no-run] [--jobs N] [-k EXPR]; exits non-zero when a test failed or a
+Usage: scripts/coverage.py [--no-run] [--keep] [--jobs N] [-k EXPR] (--keep -k EXPR: run a subset and
+merge it with the data of an earlier run, e.g. after adding tests); exits non-zero when a test failed or a
 target (LINE_TARGET, TOGGLE_TARGET, TOTAL_LINE_TARGET) is missed (--no-fail-under: report only).
 """
 
@@ -276,11 +277,13 @@ def report(table: dict[str, dict[str, Counts]], waived: list, waivers: list[Waiv
 FUNCTIONAL_DATA = OUT / "functional"
 
 
-def run_regression(jobs: int, k: str | None, sims: list[str]) -> int:
+def run_regression(jobs: int, k: str | None, sims: list[str], keep: bool = False) -> int:
     """The testbench regression on each of `sims` (code coverage on Verilator), sampling functional
-    coverage into FUNCTIONAL_DATA; the worst exit status."""
-    shutil.rmtree(COVERAGE_DATA, ignore_errors=True)
-    shutil.rmtree(FUNCTIONAL_DATA, ignore_errors=True)
+    coverage into FUNCTIONAL_DATA; the worst exit status. `keep`: add to the data already there (a -k
+    subset merged with an earlier run) instead of starting afresh."""
+    if not keep:
+        shutil.rmtree(COVERAGE_DATA, ignore_errors=True)
+        shutil.rmtree(FUNCTIONAL_DATA, ignore_errors=True)
     base = [sys.executable, "-m", "pytest", "-q", "-n", str(jobs), "--dist", "loadgroup", "tb",
             "--ignore=tb/formal"]
     base += ["-k", k] if k else []
@@ -315,12 +318,14 @@ def main() -> int:
     ap.add_argument("--no-run", action="store_true", help="only merge and report the data already there")
     ap.add_argument("--jobs", type=int, default=int(os.environ.get("JOBS") or os.cpu_count() or 2))
     ap.add_argument("-k", default=os.environ.get("TEST") or None, help="pytest -k expression")
+    ap.add_argument("--keep", action="store_true",
+                    help="keep the data of earlier runs and add this run's (e.g. a -k subset) to the merge")
     ap.add_argument("--no-fail-under", action="store_true", help="exit 0 even when a target is missed")
     ap.add_argument("--functional-sims", default="verilator,icarus",
                     help="simulators whose runs feed functional coverage (Verilator always runs first)")
     args = ap.parse_args()
     sims = ["verilator"] + [s for s in args.functional_sims.split(",") if s and s != "verilator"]
-    rc = 0 if args.no_run else run_regression(args.jobs, args.k, sims)
+    rc = 0 if args.no_run else run_regression(args.jobs, args.k, sims, args.keep)
     files = sorted(COVERAGE_DATA.glob("*.dat"))
     if not files:
         print(f"[coverage] no coverage data under {COVERAGE_DATA}", file=sys.stderr)

@@ -109,6 +109,21 @@ def test_window_refuses_fetch_and_program_dma_without_bus():
     assert (p.code, p.pc, p.bursts, p.bytes) == (ERR["ErrDmaWindow"], 0, [], 0)
 
 
+def test_dma_before_an_illegal_word_or_errpc_moves_its_bytes():
+    """The last instruction traced before ErrIllegal (never traced) or ErrPc (after a completed
+    instruction) did its work: its DMA's bytes and bursts count (tb/top/test_cover_top.py found this)."""
+    m = model()
+    dma = "SETH 0x800\nDMA IN, UB, 0, 2, 0"
+    for text, code in ((f"{dma}\n.word 0x8000000000000000", ERR["ErrIllegal"]),
+                       ("\n".join(["NOP"] * (DEPTHS["IMEM"] - 2) + dma.split("\n")), ERR["ErrPc"])):
+        load(m, assemble(text))
+        m.write(csr.offset("CTRL"), CTRL["START"])
+        p = m.complete()
+        nwords = len(assemble(text))
+        assert p.code == code and p.bytes == nwords * 8 + 2 * 8, (text[-40:], p)
+        assert p.bursts[-1] == ("R", 0x800, 2)
+
+
 def test_window_reset_is_closed():
     m = HostModel(4, DEPTHS, 8, HostMemory(bytearray(64)))
     load(m, assemble("HALT"))

@@ -145,8 +145,10 @@ class ErrorAxiSlave:
     """
 
     def __init__(self, dut, size: int, rng: np.random.Generator, p: float = 0.3,
-                 errors: list[tuple[int, int, int]] | None = None, prefix: str = "m_axi") -> None:
+                 errors: list[tuple[int, int, int]] | None = None, prefix: str = "m_axi",
+                 p_resp: float | None = None) -> None:
         self.dut, self.prefix, self.rng, self.p = dut, prefix, rng, p
+        self.p_resp = p if p_resp is None else p_resp  # stall probability of R and B (a slow slave)
         self.mem = bytearray(size)
         self.errors = list(errors or [])  # (start, end, resp), end exclusive
         self.bytes = len(getattr(dut, f"{prefix}_wdata")) // 8
@@ -185,11 +187,11 @@ class ErrorAxiSlave:
             if not int(self.dut.rst_ni.value):
                 self.idle()
                 continue
-            go = lambda: bool(self.rng.random() >= self.p)  # noqa: E731
+            go = lambda p=self.p: bool(self.rng.random() >= p)  # noqa: E731
             self.sig("arready").value = int(go())
             self.sig("awready").value = int(go())
             self.sig("wready").value = int(bool(self.aw) and go())
-            if not self.rvalid and self.ar and go():
+            if not self.rvalid and self.ar and go(self.p_resp):
                 addr, _ = self.ar[0]
                 resp = self.resp_for(addr)
                 data = 0 if resp else int.from_bytes(self.mem[addr:addr + self.bytes], "little")
@@ -199,7 +201,7 @@ class ErrorAxiSlave:
                 self.sig("rlast").value = int(self.ar[0][1] == 1)
                 self.rvalid = True
             self.sig("rvalid").value = int(self.rvalid)
-            if not self.bvalid and self.b and go():
+            if not self.bvalid and self.b and go(self.p_resp):
                 self.sig("bresp").value = self.b[0]
                 self.sig("bid").value = 0
                 self.bvalid = True

@@ -14,6 +14,11 @@ Where the samples come from:
   the word in decode, whether it issues, the error it raises and which units are busy when it does.
 * AXI4-Lite: a monitor on the s_axil_* ports (tpu_csr, tpu_top): every handshake.
 * AXI4 DMA: a monitor on the m_axi_* ports (tpu_dma, tpu_top): every handshake.
+* The three monitors sample once per cycle at the falling edge once the time step has settled
+  (ReadOnly): then every input and output holds what the next rising edge sees, whether the testbench
+  drives at the rising edge (cocotbext-axi) or just after the falling edge (TbBase's rule, ErrorAxiSlave).
+  Sampling at the falling edge before it settles paired the previous edge's inputs with the new outputs
+  and missed or misplaced handshakes (tb/dma/test_cover_dma.py::monitor_counts checks the counts).
 * GEMM shapes and VPU corners: the testbenches call sample_gemm() / sample_vpu() with the stimulus they
   drive (the VPU corners are classified with the numpy model, stage by stage).
 """
@@ -26,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 import yaml
-from cocotb.triggers import FallingEdge
+from cocotb.triggers import FallingEdge, ReadOnly
 from cocotb_coverage.coverage import CoverPoint, coverage_db
 
 from models import csr, isa
@@ -326,15 +331,22 @@ class IsaMonitor:
 
     async def run(self) -> None:
         ctrl, last_pc, prev_state, prev_run, prev_top = self.ctrl, None, "idle", False, None
+        prev_st = prev_code = None
         fetch_state = getattr(self.top, "state_q", None) if self.top is not None else None
         while True:
             await FallingEdge(ctrl.clk_i)
+            await ReadOnly()
             st = _int(ctrl.state_q)
             running = st == 1  # StRun
+            code = _int(ctrl.err_q)
             if prev_run and st == 2:  # StRun -> StStop: the error (if any) was raised in the last cycle
-                code = _int(ctrl.err_q)
                 if code in ERR_NAMES:
                     _s_err({f"{ERR_NAMES[code]}.{prev_state}"})
+            elif st == 2 and prev_st == 2 and code != prev_code and code in ERR_NAMES:
+                # A DMA that fails after the run stopped (a HALT or a decode error while it was in flight):
+                # StStop takes the DMA's code.
+                _s_err({f"{ERR_NAMES[code]}.{prev_state}"})
+            prev_st, prev_code = st, code
             if fetch_state is not None:
                 top_st = _int(fetch_state)
                 if _int(self.top.csr_done) == 1 and top_st == TOP_FETCH:
@@ -372,6 +384,7 @@ class AxilMonitor:
         writes_open = 0
         while True:
             await FallingEdge(d.clk_i)
+            await ReadOnly()
             if _int(d.rst_ni) == 0:
                 aw.clear(), w.clear(), reads.clear()
                 writes_open = 0
@@ -434,6 +447,7 @@ class AxiMonitor:
         ends: dict[str, int | None] = {"read": None, "write": None}
         while True:
             await FallingEdge(d.clk_i)
+            await ReadOnly()
             if _int(d.rst_ni) == 0 or _int(self.dma.busy_o) == 0:
                 reads.clear()
                 writes = b_seen = 0
@@ -494,7 +508,10 @@ def attach(dut) -> None:
         dma = getattr(dut, "u_dma", dut)
         cocotb.start_soon(AxiMonitor(dut, dma, _param(dut, "MaxBurst", 16), _param(dut, "MaxOutstanding", 4),
                                      len(dut.m_axi_wstrb)).run())
-    core = getattr(dut, "u_core", None) or (dut if hasattr(dut, "u_ctrl") else None)
+    # `is None`, not `or`: a cocotb handle has no truth value (the old `or` failed every tpu_top test).
+    core = getattr(dut, "u_core", None)
+    if core is None and hasattr(dut, "u_ctrl"):
+        core = dut
     if core is not None and hasattr(core, "u_ctrl"):
         depths = {n: _param(core, n, const(n)) for n in ("ImemDepth", "UbDepth", "WmDepth", "AccDepth")}
         depths["P"] = _param(core, "P", const("ArraySize"))
