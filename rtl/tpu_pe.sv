@@ -1,13 +1,14 @@
 // tpu_pe: one processing element of the weight-stationary systolic array (docs/architecture.md).
 //
 // Ports
-//   clk_i, rst_ni   : clock, asynchronous active-low reset (clears every register)
+//   clk_i, rst_ni   : clock, asynchronous active-low reset (clears every register but prod_q)
 //   x_valid_i       : an input element arrives from the left this edge
 //   x_switch_i      : with x_valid_i: first row of a new tile, use (and make active) the shadow weight
 //   x_data_i        : the input element (signed, DataW bits)
 //   x_valid_o/x_switch_o/x_data_o : the same, registered, for the PE on the right
 //   psum_i          : partial sum from the PE above (0 for row 0)
-//   psum_o          : registered partial sum psum_i + x * w, wrapping at AccW bits, for the PE below
+//   psum_o          : registered partial sum psum_i + x * w, wrapping at AccW bits, for the PE below;
+//                     registered one edge after the row (the product register sits in between)
 //   w_shift_i       : shift the column's weight transit chain by one (w_data_i -> transit)
 //   w_commit_i      : with w_shift_i: last row of the tile, also write w_data_i into the shadow register
 //   w_data_i        : weight arriving from the PE above (the weight port for row 0)
@@ -17,6 +18,15 @@
 // shadow (the committed next tile) and active (the weight in use). A switch travels with the first
 // input row of a tile and swaps shadow -> active exactly when that row reaches this PE, so the rows
 // of the previous tile still in flight further right and down keep their own weights.
+//
+// The MAC is two stages: the edge that samples a row registers its exact product x * w (prod_q), the
+// next edge adds it to psum_i (psum_q). The PE above did the same one row-edge earlier, so psum_i is
+// always the partial sum of the same row. The multiplier's output register keeps it out of the 32-bit
+// add, the critical path of the one-stage MAC on an FPGA (docs/synth.md).
+// Reset strategy: control (valid, switch) and the registers the cycle model and the tests define as
+// cleared by reset (x, psum, weights) keep the asynchronous reset. prod_q is a pure datapath register
+// with no reset, so it can be the multiplier block's own output register; it is only read when
+// valid_q says it holds the product of the row sampled one edge earlier.
 module tpu_pe #(
   parameter int DataW = tpu_pkg::DataW,
   parameter int AccW  = tpu_pkg::AccW
@@ -46,6 +56,7 @@ module tpu_pe #(
   logic [DataW-1:0] w_use;
   logic             swap;
   logic signed [ProdW-1:0] prod;
+  logic [ProdW-1:0] prod_q;
 
   // The first row of a new tile must already multiply by the new weight, hence the bypass.
   assign swap  = x_valid_i & x_switch_i;
@@ -53,7 +64,14 @@ module tpu_pe #(
 
   // The product is exact; the sum wraps at AccW bits (two's complement), as models.fixed_point does.
   assign prod   = ProdW'($signed(x_data_i)) * ProdW'($signed(w_use));
-  assign psum_d = psum_i + AccW'(prod);
+  assign psum_d = psum_i + AccW'($signed(prod_q));
+
+  // No reset (see above): lets synthesis absorb it into a DSP's output register.
+  always_ff @(posedge clk_i) begin
+    if (x_valid_i) begin
+      prod_q <= prod;
+    end
+  end
 
   always_ff @(posedge clk_i or negedge rst_ni) begin
     if (!rst_ni) begin
@@ -69,7 +87,9 @@ module tpu_pe #(
       switch_q <= swap;
       // Data registers hold while idle: fewer toggles, and idle cycles cannot disturb a result.
       if (x_valid_i) begin
-        x_q    <= x_data_i;
+        x_q <= x_data_i;
+      end
+      if (valid_q) begin
         psum_q <= psum_d;
       end
       if (swap) begin
