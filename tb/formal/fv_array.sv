@@ -5,7 +5,8 @@
 // simulations assert are exactly the ones this proof relies on.
 // Asserted: every PE multiplies each input row by the weight of that row's tile, i.e. PE[i][j] swaps
 // to the new weight exactly when the first row of the new tile reaches it: the tile of a row is the one
-// committed last before the row's x_switch_i, or the previous row's tile without a switch.
+// committed last before the row's x_switch_i, or the previous row's tile without a switch; and the
+// product register that the next edge adds holds exactly that product (ProdOfRow).
 // The reference keeps the tiles as the port sends them: rows W[P-1] first, W[0] last.
 module fv_array #(
   parameter int P     = 2,
@@ -132,6 +133,12 @@ module fv_array #(
             if (!any) assert (cur_q[i][j] == act_q);
           end
           InvShadow: assert (u_dut.g_row[i].g_col[j].u_pe.shadow_q == wc_q[j][i][j]);
+          // The two-stage MAC: what the PE adds at this edge (prod_q, valid_q) is the exact product of the
+          // row it saw at the previous edge and that row's weight (x_q, and active_q, which the row either
+          // kept or swapped in), so WeightOfRow carries over to the sums.
+          ProdOfRow: assert (!u_dut.g_row[i].g_col[j].u_pe.valid_q || u_dut.g_row[i].g_col[j].u_pe.prod_q
+                             == (2 * DataW)'($signed(u_dut.g_row[i].g_col[j].u_pe.x_q))
+                                * (2 * DataW)'($signed(u_dut.g_row[i].g_col[j].u_pe.active_q)));
           InvTransit: assert (u_dut.g_row[i].g_col[j].u_pe.transit_q == (j == 0 ? hist_q[i][j]
                                                                         : hist_d_q[j][i][j]));
         end
