@@ -543,7 +543,7 @@ def estimate_cycles(words: list[int], P: int) -> int:
 
     Model (docs/isa.md section 4, docs/training.md): a run of back-to-back LDW/MATMUL costs P cycles for the
     first (cold) weight load, max(M, P) per MATMUL (the next LDW overlaps it; it takes P cycles) and
-    latency(P) = 2P - 1 to drain the array (the tiles*M + 3P - 1 of the performance model for M >= P);
+    latency(P) = 2P to drain the array (the tiles*M + 3P of the performance model for M >= P);
     every VEC costs M + VpuLatency, COPY len (2 len transposed), LDB 1, each serializing instruction 2
     more for issue; SETV, SETBG, LOOP, NOP 1.
     The RTL's performance counters are the authority; this is what the step tables in the docs use.

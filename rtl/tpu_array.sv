@@ -12,9 +12,10 @@
 //   y_valid_o     : a result row, de-skewed
 //   y_data_o      : y[j] = sum_i x[i] * W[i][j], exact products, wrapping AccW-bit sums
 //
-// Timing: a row sampled at edge e is multiplied by PE[i][j] at edge e+i+j (product registered) and
-// added into PE[i][j]'s partial sum at edge e+i+j+1; it leaves the bottom of column j at edge e+P+j
-// and is registered on y_valid_o/y_data_o at edge e+2P-1 (models/array_model.py: latency()).
+// Timing: a row sampled at edge e reaches PE[i][j] at edge e+i+j (x_q, active_q), its product is
+// registered there at e+i+j+1 and added into PE[i][j]'s partial sum at e+i+j+2; it leaves the bottom of
+// column j at edge e+P+1+j and is registered on y_valid_o/y_data_o at edge e+2P
+// (models/array_model.py: latency()).
 // Column j of the weight port is delayed by j edges, so a tile committed at edge L is in every shadow register by edge L+P-1.
 //
 // Rules for the user (checked by SVA under SYSTOLE_SVA):
@@ -122,8 +123,8 @@ module tpu_array #(
     );
   end
 
-  // PE[P-1][P-1]'s valid marks its product; its partial sum (y_data_o[P-1]) follows one edge later.
-  tpu_delay #(.Width(1), .Depth(1)) u_y_valid (
+  // PE[P-1][P-1]'s valid marks the row it holds; its partial sum (y_data_o[P-1]) follows two edges later.
+  tpu_delay #(.Width(1), .Depth(2)) u_y_valid (
     .clk_i, .rst_ni, .d_i(x_valid_m[P-1][P]), .q_o(y_valid_o)
   );
 

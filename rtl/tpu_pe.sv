@@ -8,7 +8,7 @@
 //   x_valid_o/x_switch_o/x_data_o : the same, registered, for the PE on the right
 //   psum_i          : partial sum from the PE above (0 for row 0)
 //   psum_o          : registered partial sum psum_i + x * w, wrapping at AccW bits, for the PE below;
-//                     registered one edge after the row (the product register sits in between)
+//                     registered two edges after the edge that samples the row (see the MAC below)
 //   w_shift_i       : shift the column's weight transit chain by one (w_data_i -> transit)
 //   w_commit_i      : with w_shift_i: last row of the tile, also write w_data_i into the shadow register
 //   w_data_i        : weight arriving from the PE above (the weight port for row 0)
@@ -19,14 +19,15 @@
 // input row of a tile and swaps shadow -> active exactly when that row reaches this PE, so the rows
 // of the previous tile still in flight further right and down keep their own weights.
 //
-// The MAC is two stages: the edge that samples a row registers its exact product x * w (prod_q), the
-// next edge adds it to psum_i (psum_q). The PE above did the same one row-edge earlier, so psum_i is
-// always the partial sum of the same row. The multiplier's output register keeps it out of the 32-bit
-// add, the critical path of the one-stage MAC on an FPGA (docs/synth.md).
-// Reset strategy: control (valid, switch) and the registers the cycle model and the tests define as
-// cleared by reset (x, psum, weights) keep the asynchronous reset. prod_q is a pure datapath register
-// with no reset, so it can be the multiplier block's own output register; it is only read when
-// valid_q says it holds the product of the row sampled one edge earlier.
+// The MAC is three stages, so that the multiplier has flip-flops on every input and its output (the
+// FPGA critical path otherwise, docs/synth.md): the edge that samples a row registers it (x_q) with its
+// weight (active_q, swapped in if the row switches); the next edge registers their exact product
+// (prod_q); the one after adds it to psum_i (psum_q). The PE above did the same one edge earlier, so
+// psum_i is the partial sum of the same row.
+// Reset strategy: control (valid_q, prod_valid_q, switch_q) and the registers the cycle model and the
+// tests define as cleared by reset (x, psum, weights) keep the asynchronous reset. prod_q is a pure
+// datapath register with no reset, so it can be the multiplier block's own output register; it is
+// only read when prod_valid_q says it holds the product of the row sampled two edges earlier.
 module tpu_pe #(
   parameter int DataW = tpu_pkg::DataW,
   parameter int AccW  = tpu_pkg::AccW
@@ -49,7 +50,7 @@ module tpu_pe #(
 
   localparam int ProdW = 2 * DataW;
 
-  logic             valid_q, switch_q;
+  logic             valid_q, prod_valid_q, switch_q;
   logic [DataW-1:0] x_q;
   logic [AccW-1:0]  psum_q, psum_d;
   logic [DataW-1:0] transit_q, shadow_q, active_q;
@@ -63,37 +64,38 @@ module tpu_pe #(
   assign w_use = swap ? shadow_q : active_q;
 
   // The product is exact; the sum wraps at AccW bits (two's complement), as models.fixed_point does.
-  assign prod   = ProdW'($signed(x_data_i)) * ProdW'($signed(w_use));
+  // After a valid row, x_q and active_q are that row and its weight until the next valid row.
+  assign prod   = ProdW'($signed(x_q)) * ProdW'($signed(active_q));
   assign psum_d = psum_i + AccW'($signed(prod_q));
 
   // No reset (see above): lets synthesis absorb it into a DSP's output register.
   always_ff @(posedge clk_i) begin
-    if (x_valid_i) begin
+    if (valid_q) begin
       prod_q <= prod;
     end
   end
 
   always_ff @(posedge clk_i or negedge rst_ni) begin
     if (!rst_ni) begin
-      valid_q   <= 1'b0;
-      switch_q  <= 1'b0;
+      valid_q      <= 1'b0;
+      prod_valid_q <= 1'b0;
+      switch_q     <= 1'b0;
       x_q       <= '0;
       psum_q    <= '0;
       transit_q <= '0;
       shadow_q  <= '0;
       active_q  <= '0;
     end else begin
-      valid_q  <= x_valid_i;
-      switch_q <= swap;
+      valid_q      <= x_valid_i;
+      prod_valid_q <= valid_q;
+      switch_q     <= swap;
       // Data registers hold while idle: fewer toggles, and idle cycles cannot disturb a result.
       if (x_valid_i) begin
-        x_q <= x_data_i;
+        x_q      <= x_data_i;
+        active_q <= w_use;  // the shadow weight on a switch, else unchanged
       end
-      if (valid_q) begin
+      if (prod_valid_q) begin
         psum_q <= psum_d;
-      end
-      if (swap) begin
-        active_q <= shadow_q;
       end
       if (w_shift_i) begin
         transit_q <= w_data_i;

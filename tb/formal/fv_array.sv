@@ -103,6 +103,12 @@ module fv_array #(
       end
       // The weight of the last row that passed this PE.
       logic [DataW-1:0] act_q;
+      // The exact product of the PE's row register and weight register one edge ago.
+      logic [2*DataW-1:0] prod_exp_q;
+      always_ff @(posedge clk_i) begin
+        prod_exp_q <= (2 * DataW)'($signed(u_dut.g_row[i].g_col[j].u_pe.x_q))
+                      * (2 * DataW)'($signed(u_dut.g_row[i].g_col[j].u_pe.active_q));
+      end
       always_ff @(posedge clk_i) begin
         if (!rst_ni) act_q <= '0;
         else if (pe_valid) act_q <= pe_tile[i][j];
@@ -133,12 +139,11 @@ module fv_array #(
             if (!any) assert (cur_q[i][j] == act_q);
           end
           InvShadow: assert (u_dut.g_row[i].g_col[j].u_pe.shadow_q == wc_q[j][i][j]);
-          // The two-stage MAC: what the PE adds at this edge (prod_q, valid_q) is the exact product of the
-          // row it saw at the previous edge and that row's weight (x_q, and active_q, which the row either
-          // kept or swapped in), so WeightOfRow carries over to the sums.
-          ProdOfRow: assert (!u_dut.g_row[i].g_col[j].u_pe.valid_q || u_dut.g_row[i].g_col[j].u_pe.prod_q
-                             == (2 * DataW)'($signed(u_dut.g_row[i].g_col[j].u_pe.x_q))
-                                * (2 * DataW)'($signed(u_dut.g_row[i].g_col[j].u_pe.active_q)));
+          // The three-stage MAC: what the PE adds at this edge (prod_q, with prod_valid_q) is the exact
+          // product of the row it held at the previous edge and that row's weight (x_q and active_q then,
+          // prod_exp_q), so WeightOfRow and InvActive carry over to the sums.
+          ProdOfRow: assert (!u_dut.g_row[i].g_col[j].u_pe.prod_valid_q
+                             || u_dut.g_row[i].g_col[j].u_pe.prod_q == prod_exp_q);
           InvTransit: assert (u_dut.g_row[i].g_col[j].u_pe.transit_q == (j == 0 ? hist_q[i][j]
                                                                         : hist_d_q[j][i][j]));
         end

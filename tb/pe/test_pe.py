@@ -1,7 +1,7 @@
 """tpu_pe: random MACs, weight shift/commit, shadow/active swap and reset, against a reference PE.
 
 The reference below is written from the PE's specification (docs/architecture.md), independently
-of the array cycle model; every edge compares all seven reset registers and the outputs, and the
+of the array cycle model; every edge compares all eight reset registers and the outputs, and the
 product register (no reset: unknown until the first valid row, kept through a reset) once it is known.
 """
 
@@ -15,8 +15,8 @@ from tb.common import runner
 from tb.common.tb_base import TbBase
 from tb.common.tools import rtl_sources
 
-REGS = ("valid_q", "switch_q", "x_q", "psum_q", "transit_q", "shadow_q", "active_q")
-WIDTH = {"valid_q": 1, "switch_q": 1, "x_q": DATA_W, "psum_q": ACC_W, "transit_q": DATA_W,
+REGS = ("valid_q", "prod_valid_q", "switch_q", "x_q", "psum_q", "transit_q", "shadow_q", "active_q")
+WIDTH = {"valid_q": 1, "prod_valid_q": 1, "switch_q": 1, "x_q": DATA_W, "psum_q": ACC_W, "transit_q": DATA_W,
          "shadow_q": DATA_W, "active_q": DATA_W}  # fmt: skip
 OUTPUTS = {"x_valid_o": "valid_q", "x_switch_o": "switch_q", "x_data_o": "x_q", "psum_o": "psum_q",
            "w_data_o": "transit_q"}  # fmt: skip
@@ -38,14 +38,16 @@ class PeRef:
         swap = i["x_valid"] and i["x_switch"]
         w = self.regs["shadow_q"] if swap else self.regs["active_q"]
         r["valid_q"], r["switch_q"] = i["x_valid"], int(bool(swap))
-        # Two-stage MAC: the edge after a valid row adds that row's registered product to psum_i.
-        if self.regs["valid_q"]:
+        # Three-stage MAC: a valid row is registered with its weight, multiplied at the next edge and
+        # added to psum_i at the one after.
+        r["prod_valid_q"] = self.regs["valid_q"]
+        if self.regs["prod_valid_q"]:
             r["psum_q"] = int(wrap(i["psum"] + self.prod, ACC_W))
+        if self.regs["valid_q"]:
+            self.prod = self.regs["x_q"] * self.regs["active_q"]
         if i["x_valid"]:
             r["x_q"] = i["x_data"]
-            self.prod = i["x_data"] * w
-        if swap:
-            r["active_q"] = self.regs["shadow_q"]
+            r["active_q"] = w
         if i["w_shift"]:
             r["transit_q"] = i["w_data"]
             if i["w_commit"]:
@@ -132,22 +134,23 @@ async def weight_shift_commit_swap(dut):
     assert tb.ref.regs["shadow_q"] == 0 and tb.ref.regs["transit_q"] == w1
     await tb.edge({**nop, "w_shift": 1, "w_commit": 1, "w_data": w0})  # commit w0
     await tb.edge({**nop, "w_commit": 1, "w_data": w2})  # commit without shift: ignored
-    await tb.edge({**nop, "x_valid": 1, "x_data": x})  # active is still 0
-    assert tb.ref.prod == 0 and tb.ref.regs["psum_q"] == 0
-    # The sum of the row before (product 0) with this edge's psum_i; this row swaps and uses w0.
-    await tb.edge({**nop, "x_valid": 1, "x_switch": 1, "x_data": x, "psum": ps})
-    assert tb.ref.regs["psum_q"] == ps and tb.ref.prod == x * w0 and tb.ref.regs["active_q"] == w0
-    # No valid: no swap, but the previous row's product is summed now.
+    await tb.edge({**nop, "x_valid": 1, "x_data": x})  # row a: active is still 0
+    assert tb.ref.regs["x_q"] == x and tb.ref.regs["active_q"] == 0
+    await tb.edge({**nop, "x_valid": 1, "x_switch": 1, "x_data": x, "psum": ps})  # row b swaps to w0
+    assert tb.ref.prod == 0 and tb.ref.regs["active_q"] == w0 and tb.ref.regs["psum_q"] == 0
+    # No valid: no swap. Row a's product (0) is added to this edge's psum_i, row b's is registered.
     await tb.edge({**nop, "x_switch": 1, "w_shift": 1, "w_commit": 1, "w_data": w2, "psum": ps})
-    assert tb.ref.regs["psum_q"] == ps + x * w0
+    assert tb.ref.regs["psum_q"] == ps and tb.ref.prod == x * w0
     assert tb.ref.regs["active_q"] == w0 and tb.ref.regs["switch_q"] == 0
-    # Commit and swap on the same edge: active takes the old shadow (w2), shadow the new value (w1).
-    await tb.edge(dict(x_valid=1, x_switch=1, x_data=x, psum=0, w_shift=1, w_commit=1, w_data=w1))
+    # Commit and swap on the same edge (row c): active takes the old shadow (w2), shadow the new w1.
+    await tb.edge(dict(x_valid=1, x_switch=1, x_data=x, psum=ps, w_shift=1, w_commit=1, w_data=w1))
     assert tb.ref.regs["active_q"] == w2 and tb.ref.regs["shadow_q"] == w1
-    assert tb.ref.regs["psum_q"] == ps + x * w0 and tb.ref.prod == x * w2  # no row before: psum holds
-    await tb.edge({**nop, "x_valid": 1, "x_data": HI})  # keeps using w2
-    assert tb.ref.regs["psum_q"] == x * w2
-    await tb.edge({**nop, "psum": -1})  # the sum wraps
+    assert tb.ref.regs["psum_q"] == ps + x * w0  # row b's sum
+    await tb.edge({**nop, "x_valid": 1, "x_data": HI})  # row d keeps using w2; no product to add
+    assert tb.ref.regs["psum_q"] == ps + x * w0 and tb.ref.prod == x * w2
+    await tb.edge(nop)  # row c's sum
+    assert tb.ref.regs["psum_q"] == x * w2 and tb.ref.prod == HI * w2
+    await tb.edge({**nop, "psum": -1})  # row d's sum wraps
     assert tb.ref.regs["psum_q"] == int(wrap(-1 + HI * w2, ACC_W))
     for _ in range(3):  # idle edges hold x and psum
         await tb.edge(nop)
