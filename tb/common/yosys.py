@@ -128,9 +128,7 @@ def gate_script(top: str, sources: Sequence[Path], params: Mapping[str, object] 
             + f"synth -top {top} -run coarse:fine\n"  # opt, fsm, alumacc, share, memory -nomap
             + "opt -fast -full\n"
             + "techmap\n"  # everything but the memories becomes gates and flip-flops
-            + "opt -fast\n"
-            + "abc\n"
-            + "opt -fast\n"
+            + "opt -fast -full\n"  # no ABC: in WebAssembly it takes many minutes on the VPU's arithmetic
             + "opt_clean\n"
             + "tee -q -o stat.json stat -json\n"
             + f"rename {top} {top}_gl\n"
