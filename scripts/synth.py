@@ -77,8 +77,9 @@ def ecp5_synth(top: str, p: int, out: Path, timeout: float, reuse: bool = False)
             min(netlist.stat().st_mtime, stat_file.stat().st_mtime) > newest_rtl:
         log(f"{name}: reusing {netlist.name}")
         cells = json.loads(stat_file.read_text()).get("design", {}).get("num_cells_by_type", {})
-        return {"top": top, "P": p, "status": "ok", "seconds": 0.0, "cpu_seconds": 0.0, "cells": cells,
-                "json": str(netlist), "reused": True}
+        times = out / f"{name}_yosys.time.json"
+        t = json.loads(times.read_text()) if times.is_file() else {"seconds": 0.0, "cpu_seconds": 0.0}
+        return {"top": top, "P": p, "status": "ok", **t, "cells": cells, "json": str(netlist), "reused": True}
     (out / f"{name}.ys").write_text(read_rtl(top, sources(top), {"P": p})
                                     + f"synth_ecp5 -top {top} -json {name}.json\n"
                                     + f"tee -q -o {name}_stat.json stat -json\n")
@@ -90,6 +91,7 @@ def ecp5_synth(top: str, p: int, out: Path, timeout: float, reuse: bool = False)
     if status == "ok":
         stat = json.loads((out / f"{name}_stat.json").read_text())
         cells = stat.get("design", {}).get("num_cells_by_type", {})
+    (out / f"{name}_yosys.time.json").write_text(json.dumps({"seconds": secs, "cpu_seconds": cpu}) + "\n")
     log(f"{name}: synth_ecp5 {status} in {secs:.0f} s ({cpu:.0f} s CPU)")
     return {"top": top, "P": p, "status": status, "seconds": secs, "cpu_seconds": cpu, "cells": cells,
             "json": str(out / f"{name}.json")}
