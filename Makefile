@@ -132,7 +132,7 @@ formal: bootstrap ## SymbiYosys proofs + covers (table, out/formal/summary.json)
 # make synth: ECP5 resources, post-route Fmax, per-module cells (docs/synth.md); not part of make test.
 SYNTH_ARGS ?=
 
-synth: bootstrap ## ECP5 LFE5U-85F: resources at P=4/8, post-route Fmax, cells per module (out/synth/; long: docs/synth.md)
+synth: bootstrap ## ECP5 LFE5U-85F: resources at P=4/8, array Fmax, cells per module (out/synth/, ~10 CPU min)
 	@$(PY) scripts/synth.py $(SYNTH_ARGS)
 
 # make gls: the array, VPU and core testbenches, unchanged, on their gate-level netlists at P=4 (Icarus).
