@@ -5,7 +5,7 @@
 #        TESTCASE=<cocotb test name>, JOBS=<pytest-xdist workers >= 1>, DEMO_ARGS="--epochs 2 ...",
 #        MODEL=<.onnx> INPUT=<.npy> LABELS=<.npy> RUN_ARGS="--array-size 4 ..." (make run).
 #        SHARD=<i>/<n> (make test: shard i of n, pytest-split), JUNIT=<file> (make test: JUnit XML),
-#        VIZ_ARGS="--only step ..." (make viz),
+#        VIZ_ARGS="--only step ..." (make viz), SYNTH_ARGS="--p 4 --pnr-p 4 ..." (make synth),
 #        SEEDS=<n> and SOAK_SEED=<int> (make soak).
 
 SHELL        := /bin/bash
@@ -44,7 +44,8 @@ SPLIT    := $(if $(SHARD),--splits $(word 2,$(subst /, ,$(SHARD))) --group $(wor
               --durations-path tb/test_durations.json --splitting-algorithm least_duration,)
 PYTEST_N := -q -n $(JOBS) --dist loadgroup
 
-.PHONY: help bootstrap sysdeps venv demo lint test test-models sim waves bench viz run formal coverage soak clean distclean
+.PHONY: help bootstrap sysdeps venv demo lint test test-models sim waves bench viz run formal coverage soak \
+        synth gls clean distclean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -134,6 +135,16 @@ run: bootstrap ## Run an ONNX MLP on chip vs onnxruntime: make run MODEL=m.onnx 
 formal: bootstrap ## SymbiYosys proofs + covers (table, out/formal/summary.json), then the broken-RTL checks
 	@$(PY) scripts/formal.py $(if $(TEST),-k "$(TEST)",)
 	@$(PY) -m pytest $(PYTEST_N) tb/formal/test_formal.py -k "mutant$(if $(TEST), and ($(TEST)),)"
+
+# make synth: ECP5 resources, post-route Fmax, per-module cells (docs/synth.md); not part of make test.
+SYNTH_ARGS ?=
+
+synth: bootstrap ## ECP5 LFE5U-85F: resources at P=4/8, array Fmax, cells per module (out/synth/, ~10 CPU min)
+	@$(PY) scripts/synth.py $(SYNTH_ARGS)
+
+# make gls: the array, VPU and core testbenches, unchanged, on their gate-level netlists at P=4 (Icarus).
+gls: bootstrap ## Gate-level simulation of the synthesized netlists (array, VPU, core at P=4, Icarus)
+	@GLS=1 SIM=icarus $(PY) -m pytest $(PYTEST_N) tb/array tb/vpu tb/core -k "icarus and 4]$(if $(TEST), and ($(TEST)),)"
 
 clean: ## Remove simulation builds and outputs
 	rm -rf sim_build out .pytest_cache .ruff_cache

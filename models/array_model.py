@@ -6,10 +6,16 @@ the first), and mirrors the RTL structure register for register:
 * input staircase: port row element i reaches PE[i][0] after i delay stages (shifting every edge);
 * weight staircase: port column j (valid, last, data[j]) reaches column j after j delay stages;
 * PE[i][j]: x/valid/switch from the left, psum and transit weight from above (docs/architecture.md);
-* de-skew: the bottom psum of column j is delayed P-1-j more stages; y_valid_o is PE[P-1][P-1]'s valid.
+  a three-stage MAC: the row arriving at an edge is registered with its weight (x, active), the next
+  edge registers their product (prod, pvalid), the one after adds it to the psum from above (the PE
+  above registered that row's psum at the same edge as this product);
+* de-skew: the bottom psum of column j is delayed P-1-j more stages; y_valid_o is PE[P-1][P-1]'s valid
+  two edges later.
 
-Timing that follows (and that the RTL tests assert): a row sampled at edge e is processed by PE[i][j]
-at edge e+i+j and is registered on the outputs at edge e+2P-2.
+Timing that follows (and that the RTL tests assert): a row sampled at edge e reaches PE[i][j] at edge
+e+i+j, is multiplied there at e+i+j+1, summed at e+i+j+2 and registered on the outputs at edge
+e + latency(P) = e+2P. This module is the single source of that latency for every other model and
+script.
 """
 
 from __future__ import annotations
@@ -22,6 +28,16 @@ import numpy as np
 from models.fixed_point import ACC_W, DATA_W, matmul_acc, wrap
 
 PE_REGISTERS = ("x", "valid", "switch", "transit", "shadow", "active", "psum")
+# The product register (prod_q) is not in PE_REGISTERS: it has no reset in the RTL (a DSP output
+# register, rtl/tpu_pe.sv), so it holds an old product (or X) after reset until the next row, which the
+# model's zero cannot match. Its value reaches psum on the next edge, where it is checked. Its valid
+# (pvalid, prod_valid_q) is modelled too, outside PE_REGISTERS like prod.
+
+
+def latency(p: int) -> int:
+    """Edges from the edge that samples an input row to the edge that registers its result row:
+    2P-2 through the staircase, the mesh and the de-skew, plus the PE's product and sum stages."""
+    return 2 * p
 
 
 @dataclass
@@ -48,6 +64,8 @@ class State:
     shadow: np.ndarray
     active: np.ndarray
     psum: np.ndarray
+    prod: np.ndarray | None = None  # the product registers (not reset in the RTL; see PE_REGISTERS)
+    pvalid: np.ndarray | None = None  # prod holds the product of the row the PE saw one edge earlier
     y_valid: int = 0
     y_data: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
@@ -57,7 +75,8 @@ class State:
 
 def _zeros_state(p: int) -> State:
     z = np.zeros((p, p), dtype=np.int64)
-    return State(*(z.copy() for _ in PE_REGISTERS), y_valid=0, y_data=np.zeros(p, dtype=np.int64))
+    return State(*(z.copy() for _ in PE_REGISTERS), prod=z.copy(), pvalid=z.copy(), y_valid=0,
+                 y_data=np.zeros(p, dtype=np.int64))
 
 
 class ArrayModel:
@@ -118,12 +137,15 @@ class ArrayModel:
             switch=(v_in & sw_in),
             transit=np.where(shift[None, :].astype(bool), w_in, s.transit),
             shadow=np.where(commit[None, :].astype(bool), w_in, s.shadow),
-            active=np.where(swap, s.shadow, s.active),
-            psum=np.where(valid, wrap(psum_in + x_in * w_use, self.acc_w), s.psum),
+            active=np.where(valid, w_use, s.active),
+            # This edge adds the product registered at the previous edge (of the row the PE saw before).
+            psum=np.where(s.pvalid.astype(bool), wrap(psum_in + s.prod, self.acc_w), s.psum),
+            prod=np.where(s.valid.astype(bool), s.x * s.active, s.prod),
+            pvalid=s.valid.copy(),
         )
         bottom = [new.psum[p - 1].copy(), *self._bottom_hist]  # bottom[d]: bottom row d edges ago
         new.y_data = np.array([bottom[p - 1 - j][j] for j in range(p)], dtype=np.int64)
-        new.y_valid = int(new.valid[p - 1, p - 1])
+        new.y_valid = int(s.pvalid[p - 1, p - 1])  # that row's sum is the one registered at this edge
 
         self._w_hist = w_seen[:p]
         self._x_hist = x_seen[:p]
@@ -148,7 +170,8 @@ def stream_cycles(t: int, m: int, p: int) -> int:
     row, for T tiles of M rows each on a P x P array, fastest legal schedule, no idle cycles."""
     if t < 1 or m < 1 or p < 1:
         raise ValueError("T, M and P must be positive")
-    return (t - 1) * max(m, p) + m + 3 * p - 2
+    # The first row is sampled at edge P (after P weight rows); the last one (T-1)*max(M, P) + M - 1 later.
+    return (t - 1) * max(m, p) + m + p + latency(p)
 
 
 IdleSpec = int | Sequence[int] | Callable[[int], int] | None
@@ -207,7 +230,7 @@ def schedule_tiles(
             prev_row_edge = edge + 1 + (_gap(idle, k - 1) if k < total_rows else 0)
         # prev_row_edge is now the earliest edge for the next input row
     last_row_edge = prev_row_edge - 1
-    length = last_row_edge + 2 * p - 2 + 1
+    length = last_row_edge + latency(p) + 1
     return [events.get(n, Inputs()) for n in range(length)]
 
 

@@ -6,12 +6,12 @@ The numbers here are exact: the core's performance counters must equal them for 
 * the first LDW issues at s+1 (the IMEM read of pc 0 happens at s itself) and reads WMEM at s+2 .. s+P+1;
   the array samples each row one edge after its read, so the first weight shift is at edge s+3;
 * from then on the array runs its fastest legal schedule (docs/architecture.md):
-  `stream_cycles(T, M, P) = (T-1)*max(M, P) + M + 3P - 2` edges up to the one that registers the last
-  result row on y;
+  `stream_cycles(T, M, P) = (T-1)*max(M, P) + M + 3P` edges up to the one that registers the last
+  result row on y (P edges of weights, the rows, and the array latency 2P, models.array_model);
 * one edge later the last ACC write happens, and the done edge follows one edge after that.
 
 So `gemm_cycles = 2 + stream_cycles + 2`: fetch/issue and the WMEM read before the first shift, the ACC
-write-back and the HALT/done edge after the last result. For M >= P that is `T*M + 3P + 2`.
+write-back and the HALT/done edge after the last result. For M >= P that is `T*M + 3P + 4`.
 """
 
 from __future__ import annotations
@@ -65,9 +65,10 @@ def gemm_rows(M: int, K: int, N: int, P: int) -> int:
 
 
 def baseline_cycles(M: int, K: int, N: int, P: int) -> int:
-    """Without double buffering (SCALE-Sim weight stationary): tiles * (2P + P + M - 2)."""
+    """Without double buffering (SCALE-Sim weight stationary): every tile loads, streams and drains
+    alone, tiles * stream_cycles(1, M, P) = tiles * (3P + M)."""
     _check(M, K, N, P)
-    return gemm_tiles(K, N, P) * (3 * P + M - 2)
+    return gemm_tiles(K, N, P) * stream_cycles(1, M, P)
 
 
 def ideal_cycles(M: int, K: int, N: int, P: int) -> float:

@@ -543,11 +543,12 @@ def estimate_cycles(words: list[int], P: int) -> int:
 
     Model (docs/isa.md section 4, docs/training.md): a run of back-to-back LDW/MATMUL costs P cycles for the
     first (cold) weight load, max(M, P) per MATMUL (the next LDW overlaps it; it takes P cycles) and
-    2P - 2 to drain the array (the tiles*M + 3P - 2 of the performance model for M >= P); every VEC costs
-    M + VpuLatency, COPY len (2 len transposed), LDB 1, each serializing instruction 2 more for issue;
-    SETV, SETBG, LOOP, NOP 1.
+    latency(P) = 2P to drain the array (the tiles*M + 3P of the performance model for M >= P);
+    every VEC costs M + VpuLatency, COPY len (2 len transposed), LDB 1, each serializing instruction 2
+    more for issue; SETV, SETBG, LOOP, NOP 1.
     The RTL's performance counters are the authority; this is what the step tables in the docs use.
     """
+    from models.array_model import latency
     from models.isa import decode
     from models.vpu import LATENCY
 
@@ -562,7 +563,7 @@ def estimate_cycles(words: list[int], P: int) -> int:
                 total += max(ins.args["m"], P)
             continue
         if in_run:
-            total += 2 * P - 2  # drain
+            total += latency(P)  # drain
             in_run = False
         if ins.op == "VEC":
             total += ins.args["m"] + LATENCY + 2
@@ -573,4 +574,4 @@ def estimate_cycles(words: list[int], P: int) -> int:
             total += 3
         else:
             total += 1
-    return total + (2 * P - 2 if in_run else 0)
+    return total + (latency(P) if in_run else 0)

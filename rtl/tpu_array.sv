@@ -12,9 +12,11 @@
 //   y_valid_o     : a result row, de-skewed
 //   y_data_o      : y[j] = sum_i x[i] * W[i][j], exact products, wrapping AccW-bit sums
 //
-// Timing: a row sampled at edge e is processed by PE[i][j] at edge e+i+j, leaves the bottom of column j
-// at edge e+P-1+j and is registered on y_valid_o/y_data_o at edge e+2P-2. Column j of the weight port
-// is delayed by j edges, so a tile committed at edge L is in every shadow register by edge L+P-1.
+// Timing: a row sampled at edge e reaches PE[i][j] at edge e+i+j (x_q, active_q), its product is
+// registered there at e+i+j+1 and added into PE[i][j]'s partial sum at e+i+j+2; it leaves the bottom of
+// column j at edge e+P+1+j and is registered on y_valid_o/y_data_o at edge e+2P
+// (models/array_model.py: latency()).
+// Column j of the weight port is delayed by j edges, so a tile committed at edge L is in every shadow register by edge L+P-1.
 //
 // Rules for the user (checked by SVA under SYSTOLE_SVA):
 //   (a) tile t+1 is committed (w_last_i) at least P-1 edges after the edge at which tile t's first input
@@ -121,7 +123,10 @@ module tpu_array #(
     );
   end
 
-  assign y_valid_o = x_valid_m[P-1][P];
+  // PE[P-1][P-1]'s valid marks the row it holds; its partial sum (y_data_o[P-1]) follows two edges later.
+  tpu_delay #(.Width(1), .Depth(2)) u_y_valid (
+    .clk_i, .rst_ni, .d_i(x_valid_m[P-1][P]), .q_o(y_valid_o)
+  );
 
 `ifdef SYSTOLE_SVA
   // Protocol state seen at the ports. The checks are immediate assertions in the clocked block (not

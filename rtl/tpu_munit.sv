@@ -19,9 +19,9 @@
 // Pipeline of one row, for a MATMUL issued at edge F (row m):
 //   F+1+m        UB read                         (issue -> read: the address comes from registers)
 //   F+2+m        x register (x_valid_o / x_data_o)
-//   F+3+m = e    the array samples the row; result registered on y at e + 2P - 2
-//   e + 2P - 2   ACC read of the destination word (same edge as the y register)
-//   e + 2P - 1   ACC write: y, or y + old word
+//   F+3+m = e    the array samples the row; result registered on y at e + 2P (its latency)
+//   e + 2P       ACC read of the destination word (same edge as the y register)
+//   e + 2P + 1   ACC write: y, or y + old word
 // Rows of back-to-back MATMULs are one edge apart, so a row can read the ACC word that the previous
 // row is writing at that very edge (a K-tiled GEMM with M = 1). The RAM returns the old word then;
 // the one-entry forward register below substitutes the word being written.
@@ -60,10 +60,10 @@ module tpu_munit #(
   output logic                    row_o
 );
 
-  // Rows in flight: read from UB but not yet written to ACC (at most 2P + 2).
-  localparam int FlightW = $clog2(2 * P + 4) + 1;
+  // Rows in flight: read from UB but not yet written to ACC (at most 2P + 4).
+  localparam int FlightW = $clog2(2 * P + 6) + 1;
   localparam int TagW = 1 + AccAw;  // accumulate flag, ACC address
-  localparam int DelayD = 2 * P - 2;
+  localparam int DelayD = 2 * P;  // tpu_array's latency (models/array_model.py: latency)
 
   // Read stage: the MATMUL streaming now.
   logic [LenW-1:0]  left_q;

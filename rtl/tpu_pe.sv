@@ -1,13 +1,14 @@
 // tpu_pe: one processing element of the weight-stationary systolic array (docs/architecture.md).
 //
 // Ports
-//   clk_i, rst_ni   : clock, asynchronous active-low reset (clears every register)
+//   clk_i, rst_ni   : clock, asynchronous active-low reset (clears every register but prod_q)
 //   x_valid_i       : an input element arrives from the left this edge
 //   x_switch_i      : with x_valid_i: first row of a new tile, use (and make active) the shadow weight
 //   x_data_i        : the input element (signed, DataW bits)
 //   x_valid_o/x_switch_o/x_data_o : the same, registered, for the PE on the right
 //   psum_i          : partial sum from the PE above (0 for row 0)
-//   psum_o          : registered partial sum psum_i + x * w, wrapping at AccW bits, for the PE below
+//   psum_o          : registered partial sum psum_i + x * w, wrapping at AccW bits, for the PE below;
+//                     registered two edges after the edge that samples the row (see the MAC below)
 //   w_shift_i       : shift the column's weight transit chain by one (w_data_i -> transit)
 //   w_commit_i      : with w_shift_i: last row of the tile, also write w_data_i into the shadow register
 //   w_data_i        : weight arriving from the PE above (the weight port for row 0)
@@ -17,6 +18,16 @@
 // shadow (the committed next tile) and active (the weight in use). A switch travels with the first
 // input row of a tile and swaps shadow -> active exactly when that row reaches this PE, so the rows
 // of the previous tile still in flight further right and down keep their own weights.
+//
+// The MAC is three stages, so that the multiplier has flip-flops on every input and its output (the
+// FPGA critical path otherwise, docs/synth.md): the edge that samples a row registers it (x_q) with its
+// weight (active_q, swapped in if the row switches); the next edge registers their exact product
+// (prod_q); the one after adds it to psum_i (psum_q). The PE above did the same one edge earlier, so
+// psum_i is the partial sum of the same row.
+// Reset strategy: control (valid_q, prod_valid_q, switch_q) and the registers the cycle model and the
+// tests define as cleared by reset (x, psum, weights) keep the asynchronous reset. prod_q is a pure
+// datapath register with no reset, so it can be the multiplier block's own output register; it is
+// only read when prod_valid_q says it holds the product of the row sampled two edges earlier.
 module tpu_pe #(
   parameter int DataW = tpu_pkg::DataW,
   parameter int AccW  = tpu_pkg::AccW
@@ -39,41 +50,52 @@ module tpu_pe #(
 
   localparam int ProdW = 2 * DataW;
 
-  logic             valid_q, switch_q;
+  logic             valid_q, prod_valid_q, switch_q;
   logic [DataW-1:0] x_q;
   logic [AccW-1:0]  psum_q, psum_d;
   logic [DataW-1:0] transit_q, shadow_q, active_q;
   logic [DataW-1:0] w_use;
   logic             swap;
   logic signed [ProdW-1:0] prod;
+  logic [ProdW-1:0] prod_q;
 
   // The first row of a new tile must already multiply by the new weight, hence the bypass.
   assign swap  = x_valid_i & x_switch_i;
   assign w_use = swap ? shadow_q : active_q;
 
   // The product is exact; the sum wraps at AccW bits (two's complement), as models.fixed_point does.
-  assign prod   = ProdW'($signed(x_data_i)) * ProdW'($signed(w_use));
-  assign psum_d = psum_i + AccW'(prod);
+  // After a valid row, x_q and active_q are that row and its weight until the next valid row.
+  assign prod   = ProdW'($signed(x_q)) * ProdW'($signed(active_q));
+  assign psum_d = psum_i + AccW'($signed(prod_q));
+
+  // No reset (see above): lets synthesis absorb it into a DSP's output register.
+  always_ff @(posedge clk_i) begin
+    if (valid_q) begin
+      prod_q <= prod;
+    end
+  end
 
   always_ff @(posedge clk_i or negedge rst_ni) begin
     if (!rst_ni) begin
-      valid_q   <= 1'b0;
-      switch_q  <= 1'b0;
+      valid_q      <= 1'b0;
+      prod_valid_q <= 1'b0;
+      switch_q     <= 1'b0;
       x_q       <= '0;
       psum_q    <= '0;
       transit_q <= '0;
       shadow_q  <= '0;
       active_q  <= '0;
     end else begin
-      valid_q  <= x_valid_i;
-      switch_q <= swap;
+      valid_q      <= x_valid_i;
+      prod_valid_q <= valid_q;
+      switch_q     <= swap;
       // Data registers hold while idle: fewer toggles, and idle cycles cannot disturb a result.
       if (x_valid_i) begin
-        x_q    <= x_data_i;
-        psum_q <= psum_d;
+        x_q      <= x_data_i;
+        active_q <= w_use;  // the shadow weight on a switch, else unchanged
       end
-      if (swap) begin
-        active_q <= shadow_q;
+      if (prod_valid_q) begin
+        psum_q <= psum_d;
       end
       if (w_shift_i) begin
         transit_q <= w_data_i;

@@ -7,6 +7,7 @@ from models.array_model import (
     ArrayModel,
     Inputs,
     expected_rows,
+    latency,
     outputs,
     schedule_tiles,
     simulate,
@@ -45,11 +46,11 @@ def test_results_and_cycles(p, m):
 
 def test_formula_special_cases():
     for p in (2, 4, 8, 16):
-        assert stream_cycles(1, p, p) == 4 * p - 2  # a single cold P x P x P tile
+        assert stream_cycles(1, p, p) == 4 * p  # a single cold P x P x P tile
         for m in (p, p + 1, 3 * p):
             for t in (1, 2, 7):
-                assert stream_cycles(t, m, p) == t * m + 3 * p - 2  # no bubble between tiles
-    assert stream_cycles(3, 2, 4) == 2 * 4 + 2 + 10  # M < P: tiles are P edges apart
+                assert stream_cycles(t, m, p) == t * m + 3 * p  # no bubble between tiles
+    assert stream_cycles(3, 2, 4) == 2 * 4 + 2 + 12  # M < P: tiles are P edges apart
     with pytest.raises(ValueError):
         stream_cycles(0, 1, 1)
 
@@ -80,7 +81,7 @@ def test_idle_cycles_add_their_count(p):
 
 
 def test_staircase_timing():
-    """A row sampled at edge e is processed by PE[i][j] at e+i+j and reaches y at e+2P-2."""
+    """A row sampled at edge e: in PE[i][j] at e+i+j, product at e+i+j+1, psum at e+i+j+2, y at e+2P."""
     p = 4
     rng = np.random.default_rng(SEED)
     w, x = tiles(rng, 2, 5, p)
@@ -91,7 +92,9 @@ def test_staircase_timing():
         for i in range(p):
             for j in range(p):
                 assert s.valid[i, j] == int(n - i - j in sampled)
-        assert s.y_valid == int(n - (2 * p - 2) in sampled)
+                assert s.pvalid[i, j] == int(n - i - j - 1 in sampled)
+        assert s.y_valid == int(n - 2 * p in sampled)
+    assert latency(p) == 2 * p
 
 
 def test_commit_and_switch_on_the_same_edge():

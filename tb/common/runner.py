@@ -15,7 +15,9 @@ Environment knobs (all optional): SEED=<int>, WAVES=1, TESTCASE=<cocotb test nam
   (suffix .cov); each run's coverage.dat is kept under out/coverage/data/ for scripts/coverage.py;
 * SYSTOLE_BUILD_ONLY=1: build the configuration, then skip the test (tb/conftest.py's --build-only pass,
   which builds every configuration up front, longest first);
-* SYSTOLE_OPT_FAST: the C++ optimization of Verilator's hot code (OPT_FAST; default -O1, see _OPT_FAST).
+* SYSTOLE_OPT_FAST: the C++ optimization of Verilator's hot code (OPT_FAST; default -O1, see _OPT_FAST);
+* GLS=1 (make gls): Icarus simulates the gate-level netlist of the toplevel at the test's parameters
+  instead of its RTL (tb/common/gls.py: synthesized once, cached); Verilator runs are skipped.
 Verilator compiles through ccache (OBJCACHE) when it is installed; see _compiler_cache_env.
 Every build appends its wall and CPU seconds to sim_build/timing/builds.jsonl (the timing summary).
 """
@@ -77,6 +79,11 @@ def _digest(sources: Sequence[Path], payload: object) -> str:
 
 def _env_flag(name: str) -> bool:
     return os.environ.get(name, "") not in ("", "0")
+
+
+def gls_enabled() -> bool:
+    """GLS=1: simulate the post-synthesis netlist (Icarus only)."""
+    return _env_flag("GLS")
 
 
 def coverage_enabled() -> bool:
@@ -192,6 +199,14 @@ def build(
     _make_overrides(sim)
     require("iverilog" if sim == "icarus" else "verilator")
 
+    if gls_enabled():
+        if sim != "icarus":
+            import pytest
+
+            pytest.skip("GLS=1: the gate-level netlist runs on Icarus only")
+        from tb.common import gls
+
+        sources, variant = gls.sources(toplevel, sources, parameters), "gls"
     if sim == "verilator":
         sources = [*sources, *checker_sources(sources)]
     build_dir = _build_dir(sim, toplevel, parameters, waves, coverage, variant)

@@ -5,7 +5,8 @@
 // simulations assert are exactly the ones this proof relies on.
 // Asserted: every PE multiplies each input row by the weight of that row's tile, i.e. PE[i][j] swaps
 // to the new weight exactly when the first row of the new tile reaches it: the tile of a row is the one
-// committed last before the row's x_switch_i, or the previous row's tile without a switch.
+// committed last before the row's x_switch_i, or the previous row's tile without a switch; and the
+// product register that the next edge adds holds exactly that product (ProdOfRow).
 // The reference keeps the tiles as the port sends them: rows W[P-1] first, W[0] last.
 module fv_array #(
   parameter int P     = 2,
@@ -102,6 +103,12 @@ module fv_array #(
       end
       // The weight of the last row that passed this PE.
       logic [DataW-1:0] act_q;
+      // The exact product of the PE's row register and weight register one edge ago.
+      logic [2*DataW-1:0] prod_exp_q;
+      always_ff @(posedge clk_i) begin
+        prod_exp_q <= (2 * DataW)'($signed(u_dut.g_row[i].g_col[j].u_pe.x_q))
+                      * (2 * DataW)'($signed(u_dut.g_row[i].g_col[j].u_pe.active_q));
+      end
       always_ff @(posedge clk_i) begin
         if (!rst_ni) act_q <= '0;
         else if (pe_valid) act_q <= pe_tile[i][j];
@@ -132,6 +139,11 @@ module fv_array #(
             if (!any) assert (cur_q[i][j] == act_q);
           end
           InvShadow: assert (u_dut.g_row[i].g_col[j].u_pe.shadow_q == wc_q[j][i][j]);
+          // The three-stage MAC: what the PE adds at this edge (prod_q, with prod_valid_q) is the exact
+          // product of the row it held at the previous edge and that row's weight (x_q and active_q then,
+          // prod_exp_q), so WeightOfRow and InvActive carry over to the sums.
+          ProdOfRow: assert (!u_dut.g_row[i].g_col[j].u_pe.prod_valid_q
+                             || u_dut.g_row[i].g_col[j].u_pe.prod_q == prod_exp_q);
           InvTransit: assert (u_dut.g_row[i].g_col[j].u_pe.transit_q == (j == 0 ? hist_q[i][j]
                                                                         : hist_d_q[j][i][j]));
         end
