@@ -190,7 +190,7 @@ def array_pictures(a: argparse.Namespace, rows: list[tuple[str, str, str]]) -> N
         first_w = next(k for k, s in enumerate(v.inputs) if s.w_valid)
         bound = stream_cycles(sc["tiles"], sc["m"], p)
         t, m = sc["tiles"], sc["m"]
-        formula = " = T·M + 3P − 2" if m >= p and bound == t * m + 3 * p - 2 else ""
+        formula = " = T·M + 3P" if m >= p and bound == t * m + 3 * p else ""
         label = f"stream_cycles(T={t}, M={m}, P={p}){formula} = {bound} edges"
         path = figs.dbuf_timeline(
             {k: e[first_w:] for k, e in ev.items()},

@@ -34,7 +34,7 @@ def test_small_m_is_bounded_by_the_weight_load(P: int) -> None:
 
 def test_single_cold_tile() -> None:
     for P in (2, 4, 8):
-        # The array's 4P - 2 plus the core's fixed overhead.
+        # The array's 4P (its latency is 2P with the three-stage MAC) plus the core's fixed overhead.
         assert core_perf.gemm_cycles(P, P, P, P) == 4 * P + core_perf.CORE_OVERHEAD
 
 

@@ -53,6 +53,8 @@ MUTANTS = {
                             "dma_progress", "Progress"),
     "pe_swap_late": ("rtl/tpu_pe.sv", "assign w_use = swap ? shadow_q : active_q;",
                      "assign w_use = active_q;", "array_prove", "WeightOfRow"),
+    "pe_prod_of_shadow": ("rtl/tpu_pe.sv", "* ProdW'($signed(active_q));", "* ProdW'($signed(shadow_q));",
+                          "array_prove", "ProdOfRow"),
 }
 
 
