@@ -32,7 +32,7 @@ from tb.common.axi import set_pauses
 from tb.common.mutate import mutate
 from tb.common.tb_base import TbBase
 from tb.common.tools import rtl_sources
-from tb.csr.test_csr import CORE_INPUTS, PERF, CsrTb
+from tb.csr.test_csr import CORE_INPUTS, CsrTb
 
 MASK32, MASK64 = (1 << 32) - 1, (1 << 64) - 1
 IRQ_ALL = (1 << const("IrqW")) - 1
@@ -133,11 +133,7 @@ async def counter_carries(dut) -> None:
         start = dict(tb.sums)
         await tb.wr("CTRL", csr.bit("CTRL", "START"))  # CYCLES counts the run, the others what is driven
         await tb.wait_idle()
-        tb.perf_random = False
-        await FallingEdge(dut.clk_i)
-        for port, _ in PERF.values():
-            getattr(dut, port).value = 0
-        await ClockCycles(dut.clk_i, 2)
+        await tb.stop_perf()
         for name in names:
             inc = tb.sums[name] - start[name]
             assert inc > 0, f"{name} was not incremented (k = {k}): the check proves nothing"

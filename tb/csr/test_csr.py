@@ -117,6 +117,14 @@ class CsrTb(TbBase):
     async def wr(self, reg: str, value: int) -> None:
         await self.client.wr(reg, value)
 
+    async def stop_perf(self) -> None:
+        """Stop driving the performance events and let the last ones reach the counters."""
+        self.perf_random = False
+        await FallingEdge(self.dut.clk_i)
+        for port, _ in PERF.values():
+            getattr(self.dut, port).value = 0
+        await ClockCycles(self.dut.clk_i, 2)
+
     async def wait_idle(self) -> None:
         while self.core_left >= 0 or self.dma_left >= 0 or int(self.dut.dma_cmd_valid_o.value):
             await ClockCycles(self.dut.clk_i, 4)
@@ -268,11 +276,7 @@ async def counters(dut) -> None:
     for _ in range(3):
         await tb.wr("CTRL", csr.bit("CTRL", "START"))
         await tb.wait_idle()
-    tb.perf_random = False
-    await FallingEdge(dut.clk_i)
-    for port, _ in PERF.values():
-        getattr(dut, port).value = 0
-    await ClockCycles(dut.clk_i, 2)
+    await tb.stop_perf()
     for name in csr.COUNTERS:
         value = await tb.client.counter(name)
         assert value == tb.sums[name], f"{name} = {value}, driven {tb.sums[name]}"
