@@ -60,11 +60,13 @@ def pytest_generate_tests(metafunc):
             metafunc.parametrize("soak_seed", seeds, ids=[f"seed{s}" for s in seeds])
 
 
-@pytest.fixture
-def soak_seed(request, monkeypatch):
-    """The soak's seed for this run: the runner reads SEED."""
-    monkeypatch.setenv("SEED", str(request.param))
-    return request.param
+@pytest.fixture(autouse=True)
+def soak_seed_env(request, monkeypatch):
+    """The soak's seed for this run into SEED, which the runner reads. (A fixture named soak_seed would not
+    run: the direct parameter above takes its place, and SEED stayed random.)"""
+    callspec = getattr(request.node, "callspec", None)
+    if callspec is not None and "soak_seed" in callspec.params:
+        monkeypatch.setenv("SEED", str(callspec.params["soak_seed"]))
 
 
 def pytest_runtest_logreport(report):

@@ -5,6 +5,8 @@
   once: collect-only, so it takes seconds.
 * test_soak_seeds: scripts/soak.py's seed list is a pure function of the master seed, of distinct seeds,
   and its soak node ids map back to the plain node and seed of the reproduce command.
+* test_soak_seed_reaches_the_run: a simulator test run by the soak sees its own seed in SEED (what the
+  runner seeds cocotb with), so the soak's reproduce command names the seed that actually ran.
 """
 
 from __future__ import annotations
@@ -65,3 +67,23 @@ def test_soak_seeds() -> None:
     assert soak.split_node(f"{vpu}[icarus-seed7-4]") == (f"{vpu}[icarus-4]", 7)
     with pytest.raises(ValueError):
         soak.split_node("tb/pe/test_pe.py::test_pe[icarus]")
+
+
+SEED_PROBE = """
+import os
+
+def test_probe(sim, request):
+    assert os.environ.get("SEED") == str(request.node.callspec.params["soak_seed"]), os.environ.get("SEED")
+"""
+
+
+def test_soak_seed_reaches_the_run(tmp_path) -> None:
+    (tmp_path / "conftest.py").write_text("from tb.conftest import *  # noqa: F403\n")
+    (tmp_path / "test_probe.py").write_text(SEED_PROBE)
+    env = dict(os.environ, SIM="both", PYTHONPATH=str(ROOT))
+    env.pop("PYTEST_XDIST_WORKER", None)
+    env.pop("SEED", None)
+    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist",
+           "--soak-seeds", "4242,77", str(tmp_path)]
+    res = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert res.returncode == 0 and "4 passed" in res.stdout, res.stdout + res.stderr
