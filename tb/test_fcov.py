@@ -92,12 +92,14 @@ def test_coverage_regression_status(monkeypatch, tmp_path, codes, failed) -> Non
     code), makes the run fail; max() of the codes once took a killed pass for a success."""
     import importlib.util
     import subprocess
+    import sys
     from pathlib import Path
 
     # By path: `coverage` is also the name of a PyPI package.
     script = Path(__file__).resolve().parents[1] / "scripts" / "coverage.py"
     spec = importlib.util.spec_from_file_location("systole_coverage_script", script)
     cov_script = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, cov_script)  # its dataclasses look the module up
     spec.loader.exec_module(cov_script)
 
     runs = iter(codes)
