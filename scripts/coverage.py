@@ -294,7 +294,9 @@ def run_regression(jobs: int, k: str | None, sims: list[str], keep: bool = False
             env["SYSTOLE_COVERAGE"] = "1"
         print(f"[coverage] regression on {sim}", flush=True)
         built = subprocess.run(base + ["--build-only"], cwd=ROOT, env=env).returncode
-        rc = max(rc, built or subprocess.run(base + ["--timing-summary"], cwd=ROOT, env=env).returncode)
+        code = built or subprocess.run(base + ["--timing-summary"], cwd=ROOT, env=env).returncode
+        # A pytest killed by a signal returns -N: that is a failure too (max() took it for success).
+        rc = rc or (code if code >= 0 else 128 - code)
     return rc
 
 

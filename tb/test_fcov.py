@@ -83,3 +83,33 @@ def test_report_merges_runs_and_lists_misses(fcov_on, tmp_path) -> None:
     assert (strobes["bins"], strobes["hit"], strobes["missed"]) == (3, 2, ["none"])
     assert summary["bins"] == sum(len(b) for b in fcov.model().values())
     assert "missed in axil.strobes: none" in (tmp_path / "out" / "functional.txt").read_text()
+
+
+@pytest.mark.parametrize(("codes", "failed"), [((0, 0), False), ((0, 1), True), ((0, -15), True),
+                                               ((-9, 0), True)])
+def test_coverage_regression_status(monkeypatch, tmp_path, codes, failed) -> None:
+    """scripts/coverage.py: a regression pass that fails, or is killed by a signal (a negative return
+    code), makes the run fail; max() of the codes once took a killed pass for a success."""
+    import importlib.util
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    # By path: `coverage` is also the name of a PyPI package.
+    script = Path(__file__).resolve().parents[1] / "scripts" / "coverage.py"
+    spec = importlib.util.spec_from_file_location("systole_coverage_script", script)
+    cov_script = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, cov_script)  # its dataclasses look the module up
+    spec.loader.exec_module(cov_script)
+
+    runs = iter(codes)
+
+    def fake_run(cmd, **kwargs):
+        code = 0 if "--build-only" in cmd else next(runs)
+        return subprocess.CompletedProcess(cmd, code)
+
+    monkeypatch.setattr(cov_script.subprocess, "run", fake_run)
+    monkeypatch.setattr(cov_script, "COVERAGE_DATA", tmp_path / "data")
+    monkeypatch.setattr(cov_script, "FUNCTIONAL_DATA", tmp_path / "functional")
+    rc = cov_script.run_regression(1, None, ["verilator", "icarus"])
+    assert (rc != 0) == failed, (codes, rc)

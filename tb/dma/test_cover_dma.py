@@ -12,13 +12,17 @@ docs/verification.md), on the same testbench (DmaTb) and configurations.
 * outstanding_limit       a slave slow to answer (R and B stalled most cycles, addresses taken at once):
                           both directions reach MaxOutstanding bursts in flight and never exceed it; the
                           data are bit exact.
+* first_error_wins        a SLVERR, then a slave that stops answering (timeout) or an abort during the
+                          drain: the transfer reports the SLVERR (the first error), done comes once, busy
+                          stays up while the bus is owed beats and falls when they come; then a bit-exact
+                          transfer.
 """
 
 from __future__ import annotations
 
 import cocotb
 import pytest
-from cocotb.triggers import FallingEdge, ReadOnly
+from cocotb.triggers import FallingEdge, ReadOnly, with_timeout
 from cocotb_coverage.coverage import coverage_db
 
 from models.hw import const
@@ -26,7 +30,7 @@ from tb.common import fcov, runner
 from tb.common.axi import DECERR, SLVERR, ErrorAxiSlave, axi_ram
 from tb.common.tb_base import param
 from tb.common.tools import rtl_sources
-from tb.dma.test_dma import COMMON, CONFIGS, RAM, SELS, TO_CHIP, TO_HOST, DmaTb
+from tb.dma.test_dma import COMMON, CONFIGS, RAM, SELS, TIMEOUT_NS, TO_CHIP, TO_HOST, DmaTb
 
 
 def error_beat(tb: DmaTb, direction: int, pos: str, bursts: int) -> int:
@@ -109,6 +113,91 @@ async def outstanding_limit(dut) -> None:
         await tb.checked_transfer(slave, host_exp, cmd, lambda: bytearray(slave.mem))
     assert tb.max_reads_in_flight == limit, f"{tb.max_reads_in_flight} read bursts in flight, limit {limit}"
     assert peak["W"] == limit, f"{peak['W']} write bursts in flight, limit {limit}"
+    slave.running = False
+
+
+async def issue(tb: DmaTb, cmd: tuple[int, int, int, int, int]) -> None:
+    """Present one command until it is accepted (DmaTb.transfer without the wait for done)."""
+    d = tb.dut
+    direction, haddr, sel, maddr, n = cmd
+    tb.new_transfer(direction, -(-n * tb.width[sel] // 8 // tb.bus_bytes))
+    tb.done.clear()
+    tb.done_err.clear()
+    await FallingEdge(d.clk_i)
+    d.cmd_valid_i.value, d.cmd_dir_i.value, d.cmd_host_addr_i.value = 1, direction, haddr
+    d.cmd_sel_i.value, d.cmd_mem_addr_i.value, d.cmd_len_i.value = sel, maddr, n
+    while True:
+        await ReadOnly()
+        ready = int(d.cmd_ready_o.value)
+        await FallingEdge(d.clk_i)
+        if ready:
+            break
+    d.cmd_valid_i.value = 0
+
+
+@cocotb.test()
+async def first_error_wins(dut) -> None:
+    """An error response, then a timeout or an abort while the bursts in flight drain: the first error is
+    the one reported (docs/csr.md), with one done pulse, and the DMA still takes every beat it is owed."""
+    tb = DmaTb(dut, port_backpressure=False)
+    slave = ErrorAxiSlave(dut, RAM, tb.rng, p=0.0, p_resp=0.0)
+    slave.mem[:] = tb.rng.integers(0, 256, RAM, dtype="u1").tobytes()
+    cocotb.start_soon(slave.run())
+    await tb.reset()
+    d = dut
+    sel = SELS[3]
+    n = 3 * tb.max_burst * tb.bus_bytes // (tb.width[sel] // 8)  # three full bursts
+    haddr = 0x3000
+    timeout = 24
+    for then in ("timeout", "abort"):
+        for direction in (TO_CHIP, TO_HOST):
+            # The first beat (reads) or the first burst's B (writes) answers SLVERR.
+            slave.errors = [(haddr, haddr + tb.bus_bytes, SLVERR)]
+            d.timeout_i.value = timeout if then == "timeout" else 0  # the abort alone ends the slow drain
+            await issue(tb, (direction, haddr, sel, 0, n))
+            resp = d.m_axi_rresp if direction == TO_CHIP else d.m_axi_bresp
+            valid, ready = ((d.m_axi_rvalid, d.m_axi_rready) if direction == TO_CHIP
+                            else (d.m_axi_bvalid, d.m_axi_bready))
+            while True:  # the error response's handshake
+                await FallingEdge(d.clk_i)
+                await ReadOnly()
+                if int(valid.value) and int(ready.value) and int(resp.value):
+                    break
+            what = f"SLVERR then {then}, dir {direction}"
+            owed = tb.ar - tb.rlast if direction == TO_CHIP else tb.aw - tb.b
+            assert owed > 0, f"{what}: nothing in flight after the error: the case tests nothing"
+            await FallingEdge(d.clk_i)
+            if then == "timeout":
+                slave.p_resp = 1.0  # silent from now on
+                for _ in range(4 * timeout):
+                    await FallingEdge(d.clk_i)
+                    if tb.done_err:
+                        break
+            else:
+                slave.p_resp = 0.9  # a slow drain, and an abort in the middle of it
+                d.abort_i.value = 1
+                await FallingEdge(d.clk_i)
+                d.abort_i.value = 0
+            if then == "timeout":
+                assert tb.done_err == [const("DmaErrSlv")], f"{what}: done errors {tb.done_err}"
+                assert int(d.busy_o.value), f"{what}: busy fell while beats are owed"
+                slave.p_resp = 0.0
+            await with_timeout(tb.done.wait(), TIMEOUT_NS, "ns")
+            for _ in range(4000):  # up to 3 bursts of beats owed, each offered in 1 of 10 cycles
+                await FallingEdge(d.clk_i)
+                if not int(d.busy_o.value):
+                    break
+            assert not int(d.busy_o.value), f"{what}: the drain did not finish"
+            assert tb.done_err == [const("DmaErrSlv")], f"{what}: done errors {tb.done_err}"
+            assert tb.ar == tb.rlast and tb.aw == tb.b, f"{what}: bursts left in flight"
+            assert not slave.ar and not slave.aw and not slave.b, f"{what}: the slave still holds bursts"
+            d.timeout_i.value = 0
+            slave.errors, slave.p_resp = [], 0.3
+            for s in SELS:
+                tb.exp[s] = list(tb.mem[s])
+            host_exp = bytearray(slave.mem)
+            await tb.checked_transfer(slave, host_exp, tb.random_command(RAM, direction),
+                                      lambda: bytearray(slave.mem))
     slave.running = False
 
 

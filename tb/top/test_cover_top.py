@@ -12,20 +12,36 @@ checked access by access against HostModel (models/host_model.py) on test_host.p
 * all_patterns     every offset written with all ones, all zeros and the alternating patterns (CTRL and
                    the DMA_* / PROG_* registers included, so the starts it triggers run with the registers'
                    values), each response and the whole map after each pattern against the model.
+* bus_errors_while_matmul  a program DMA whose slave answers SLVERR / DECERR (on R and on B), an RLAST one
+                   beat early or late, or nothing at all (R and B: timeout), while the MATMUL issued after
+                   it streams: the code and PC of the ISA sim (the DMA's), the stop seen while the matrix
+                   unit is busy, and nothing lost (the MATMUL finishes: ACC, ARRAY_BUSY, MACS; every
+                   memory word outside the DMA's range as the ISA sim has it); then a clean run.
+* dma_interlock    LDW / MATMUL ranges disjoint from, adjacent to (either side), one word into (either
+                   side), nested in and identical to the outstanding DMA's range in WMEM, UB and ACC:
+                   every memory against the ISA sim, which runs the DMA first (the interlock's promise).
 """
 
 from __future__ import annotations
 
 import cocotb
+import numpy as np
 import pytest
+from cocotb.triggers import ClockCycles, FallingEdge, ReadOnly
 
 from models import csr
 from models.asm import assemble
+from models.fixed_point import ACC_W, DATA_W, random_codes
 from models.host_model import MASK32, MASK64
+from models.hw import const
 from models.isa import ERROR_NAMES
+from models.isa_sim import AXI_DECERR, AXI_SLVERR, HostMemory, MachineState, run_status
 from tb.common import runner
+from tb.common.axi import SlaveRam
+from tb.common.driver import TpuDriver
+from tb.common.tb_base import TbBase
 from tb.common.tools import rtl_sources
-from tb.top.test_host import CTRL, SEL, SPACE, HostTb, copy_all
+from tb.top.test_host import CTRL, SEL, SPACE, HostTb, RlastSlave, copy_all
 from tb.top.test_top import SOURCES, params
 
 PATTERNS = (MASK32, 0, 0xAAAAAAAA, 0x55555555)
@@ -166,6 +182,211 @@ async def errors_while_busy(dut) -> None:
         code = csr.field(await tb.rd(csr.offset("STATUS")), "STATUS", "ERR_CODE")
         assert ERROR_NAMES[code] == name.strip(), f"{name.strip()} case ended with {ERROR_NAMES[code]}"
     await set_window(tb, 0, MASK64)
+
+
+# ---- program DMAs beside a MATMUL -------------------------------------------------------------------
+HOST = 1 << 18        # host bytes of the test's slave
+DATA = 0x10000        # the program DMAs' host bytes
+IMAGES = 0x20000      # where the on-chip memories are loaded from and read back to (0x8000 per memory)
+MEMS = ("UB", "WM", "ACC")
+
+
+def width(mem: str) -> int:
+    return ACC_W if mem == "ACC" else DATA_W
+
+
+class TopRig:
+    """tpu_top on a slave that can fail (test_host.RlastSlave: SLVERR / DECERR ranges, RLAST skew), the
+    driver, and the ISA sim's host memory kept equal to the slave's bytes."""
+
+    def __init__(self, dut) -> None:
+        self.tb = TbBase(dut)
+        self.dut, self.rng = dut, self.tb.rng
+        self.slave = RlastSlave(dut, HOST, self.rng, p=0.2)
+        cocotb.start_soon(self.slave.run())
+        self.drv = TpuDriver(dut, self.rng, ram=SlaveRam(self.slave))
+        self.stops: list[bool] = []  # per StRun -> StStop of the core: was the matrix unit busy just before
+        cocotb.start_soon(self._stops())
+
+    async def start(self) -> None:
+        await self.tb.reset()
+        await self.drv.init()
+        self.P, self.d = self.drv.P, self.drv.depth
+        self.host = HostMemory(bytearray(HOST), bus_bytes=self.drv.bus_bytes)
+
+    async def _stops(self) -> None:
+        ctrl, munit = self.dut.u_core.u_ctrl, self.dut.u_core.u_munit
+        prev_run = prev_busy = False
+        while True:
+            await FallingEdge(self.dut.clk_i)
+            await ReadOnly()
+            st = int(ctrl.state_q.value)
+            if prev_run and st == 2:  # StRun -> StStop
+                self.stops.append(prev_busy)
+            prev_run, prev_busy = st == 1, int(munit.idle_o.value) == 0
+
+    def put(self, addr: int, data: bytes) -> None:
+        self.drv.write_host(addr, data)
+        self.host.data[addr:addr + len(data)] = data
+
+    async def load(self) -> MachineState:
+        """Random codes into every on-chip memory (host DMAs); the ISA sim's state holding the same."""
+        st = MachineState.new(self.P, self.d["UB"], self.d["WM"], self.d["ACC"])
+        for i, mem in enumerate(MEMS):
+            rows = random_codes(self.rng, (self.d[mem], self.P), width(mem))
+            self.drv.write_rows(IMAGES + 0x8000 * i, rows, width(mem))
+            assert await self.drv.dma(0, IMAGES + 0x8000 * i, SEL[mem], 0, self.d[mem]) == 0, mem
+            getattr(st, mem.lower())[:] = rows
+        self.put(DATA, self.rng.integers(0, 256, 0x1000, dtype=np.uint8).tobytes())
+        return st
+
+    async def memories(self) -> dict[str, np.ndarray]:
+        """Every on-chip memory read back through host DMAs."""
+        out = {}
+        for i, mem in enumerate(MEMS):
+            assert await self.drv.dma(1, IMAGES + 0x8000 * i, SEL[mem], 0, self.d[mem]) == 0, mem
+            out[mem] = self.drv.read_rows(IMAGES + 0x8000 * i, self.d[mem], width(mem))
+        return out
+
+    def sim(self, lines: list[str], st: MachineState) -> tuple[MachineState, int, int, bytearray]:
+        """The ISA sim on a copy of `st` and of the mirrored host memory: (state, code, pc, host bytes)."""
+        cp = MachineState.new(self.P, self.d["UB"], self.d["WM"], self.d["ACC"])
+        cp.ub, cp.wm, cp.acc = st.ub.copy(), st.wm.copy(), st.acc.copy()
+        host = HostMemory(bytearray(self.host.data), bus_bytes=self.host.bus_bytes, errors=self.host.errors)
+        cp, code, pc = run_status(assemble("\n".join(lines)), cp, imem_depth=self.d["IMEM"], host=host)
+        return cp, code, pc, host.data
+
+
+async def freeze_after_fetch(rig: TopRig) -> None:
+    """Once the fetch is over (tpu_top runs the core), the slave stops offering R beats and B responses."""
+    while int(rig.dut.state_q.value) != 2:  # TRun
+        await FallingEdge(rig.dut.clk_i)
+    rig.slave.p_resp = 1.0
+
+
+@cocotb.test()
+async def bus_errors_while_matmul(dut) -> None:
+    """A program DMA fails (SLVERR, DECERR, RLAST early / late, timeout; reads and writes) while the
+    MATMUL after it streams: the DMA's code and PC, the matrix unit busy at the stop, nothing lost."""
+    rig = TopRig(dut)
+    await rig.start()
+    drv, slave, P, d = rig.drv, rig.slave, rig.P, rig.d
+    chk = getattr(dut.u_dma, "u_axi_checker", None)  # bound by Verilator only
+    m = min(d["UB"], d["ACC"])
+    u = d["WM"] - 2  # the DMA's two WMEM words: away from the LDW's tile and from the MATMUL's UB / ACC
+    cases = [  # name, direction, injected fault, the code the case is named for
+        ("slverr read", "IN", ("resp", AXI_SLVERR), "ErrDmaSlv"),
+        ("slverr write", "OUT", ("resp", AXI_SLVERR), "ErrDmaSlv"),
+        ("decerr read", "IN", ("resp", AXI_DECERR), "ErrDmaDec"),
+        ("decerr write", "OUT", ("resp", AXI_DECERR), "ErrDmaDec"),
+        ("rlast early", "IN", ("skew", -1), "ErrDmaProto"),
+        ("rlast late", "IN", ("skew", 1), "ErrDmaProto"),
+        ("silent R", "IN", ("freeze", 0), "ErrDmaTimeout"),
+        ("silent B", "OUT", ("freeze", 0), "ErrDmaTimeout"),
+        ("healthy", "IN", (None, 0), "ErrNone"),  # the same program on a healthy bus: the chip recovered
+        ("healthy", "OUT", (None, 0), "ErrNone"),
+    ]
+    await drv.csr.wr("DMA_TIMEOUT", 32)
+    for name, direction, (fault, arg), want in cases:
+        st = await rig.load()
+        lines = [f"SETH {DATA:#x}", "LDW 0", f"DMA {direction}, WM, {u}, 2, 0", f"MATMUL 0, 0, {m}, SWAP",
+                 "HALT"]
+        # The ISA sim: a bus error in the DMA gives the PC every fault of the DMA reports (and, for SLVERR
+        # and DECERR, the code); the program without the DMA gives what the MATMUL leaves: it issued beside
+        # the DMA (docs/isa.md §4a rule 2) and finishes before the core stops (§4 rule 5).
+        rig.host.errors = [(DATA, DATA + 1, AXI_DECERR if want == "ErrDmaDec" else AXI_SLVERR)]
+        _, code, pc, _ = rig.sim(lines, st)
+        rig.host.errors = []
+        if fault is None:
+            done, code, pc, host = rig.sim(lines, st)
+        else:
+            assert pc == 2 and (fault != "resp" or ERROR_NAMES[code] == want), (name, code, pc)
+            code = const(want)
+            done, _, _, host = rig.sim(lines[:2] + ["NOP"] + lines[3:], st)
+        slave.errors = [(DATA, DATA + 1, arg)] if fault == "resp" else []
+        if fault == "skew":
+            if chk is not None:  # this slave breaks RLastBeat on purpose
+                chk.g_slave_assert.slave_rules_on.value = 0
+            slave.bad, slave.skew = 1, arg  # burst 0 is the fetch (one burst), burst 1 the DMA's
+        await drv.load_program(assemble("\n".join(lines)))
+        slave.count = 0
+        freezer = cocotb.start_soon(freeze_after_fetch(rig)) if fault == "freeze" else None
+        n_stops = len(rig.stops)
+        await drv.start()
+        await drv._wait_irq(20_000, name)
+        if freezer is not None:
+            s = await drv.csr.status()
+            assert s["DONE"] and s["BUSY"], f"{name}: DONE, and BUSY up while the DMA owes the bus: {s}"
+            await ClockCycles(dut.clk_i, 50)
+            assert (await drv.csr.status())["BUSY"], f"{name}: BUSY fell while the slave is silent"
+            slave.p_resp = slave.p
+            for _ in range(100):
+                if not (await drv.csr.status())["BUSY"]:
+                    break
+                await ClockCycles(dut.clk_i, 10)
+        s = await drv.csr.status()
+        assert s["DONE"] and not s["BUSY"], f"{name}: {s}"
+        got = (ERROR_NAMES[s["ERR_CODE"]], await drv.csr.rd("PC"))
+        assert got == (ERROR_NAMES[code], pc) and got[0] == want, f"{name}: {got}, expected {want} at PC {pc}"
+        await drv.csr.wr("IRQ_STATUS", 0x1F)
+        if chk is not None:
+            chk.g_slave_assert.slave_rules_on.value = 1
+        slave.bad, slave.errors = -1, []
+        if fault is not None:
+            assert rig.stops[n_stops:] == [True], f"{name}: the stop did not come while the MATMUL streamed"
+        cnt = await drv.counters()
+        assert (cnt["ARRAY_BUSY"], cnt["MACS"]) == (m, m * P * P), f"{name}: the MATMUL lost rows: {cnt}"
+        mems = await rig.memories()
+        for mem in MEMS:
+            want_rows = getattr(done, mem.lower()).copy()
+            if mem == "WM" and fault is not None and direction == "IN":
+                want_rows[u:u + 2] = mems["WM"][u:u + 2]  # what the failing DMA wrote: unspecified (§4a)
+            assert np.array_equal(mems[mem], want_rows), f"{name}: {mem} differs from the ISA sim"
+        if fault is None:
+            nb = 2 * P * DATA_W // 8
+            assert drv.read_host(DATA, nb) == bytes(host[DATA:DATA + nb]), f"{name}: host bytes"
+    await drv.csr.wr("DMA_TIMEOUT", csr.registers()["DMA_TIMEOUT"].reset)
+
+
+RELATIONS = ("disjoint", "adjacent_below", "adjacent_above", "overlap1_below", "overlap1_above", "nested",
+             "identical")
+
+
+def placed(rel: str, lo: int, n: int, length: int) -> tuple[int, int]:
+    """(DMA length, start of an instruction range of `length` words) in relation `rel` to a DMA range
+    starting at `lo` of n words (the relations of tb/common/fcov.py::relation)."""
+    return {"disjoint": (n, lo + n + 2), "adjacent_below": (n, lo - length), "adjacent_above": (n, lo + n),
+            "overlap1_below": (n, lo - length + 1), "overlap1_above": (n, lo + n - 1),
+            "nested": (length + 2, lo + 1), "identical": (length, lo)}[rel]
+
+
+@cocotb.test()
+async def dma_interlock(dut) -> None:
+    """LDW / MATMUL ranges in every relation to the outstanding DMA's (WMEM, UB, ACC; the DMA either way):
+    every memory word and the host bytes against the ISA sim, which runs the DMA before them."""
+    rig = TopRig(dut)
+    await rig.start()
+    drv, P = rig.drv, rig.P
+    lo, n, mm = 3 * P, P + 2, P  # the DMA's start and length, the MATMUL's rows
+    for rel in RELATIONS:
+        for mem in MEMS:
+            direction = ("IN", "OUT")[int(rig.rng.integers(0, 2))]
+            dn, start = placed(rel, lo, n, P if mem == "WM" else mm)
+            body = {"WM": [f"LDW {start}", f"MATMUL 0, {8 * P}, {mm}, SWAP"],  # the tile it loaded, used
+                    "UB": [f"MATMUL {start}, {8 * P}, {mm}, SWAP"],
+                    "ACC": [f"MATMUL {8 * P}, {start}, {mm}, SWAP"]}[mem]
+            lines = [f"SETH {DATA:#x}", f"LDW {8 * P}", f"DMA {direction}, {mem}, {lo}, {dn}, 0", *body,
+                     "HALT"]
+            st = await rig.load()
+            want, code, _, host = rig.sim(lines, st)
+            assert code == 0, (rel, mem, ERROR_NAMES[code])
+            await drv.run(assemble("\n".join(lines)))
+            got = await rig.memories()
+            what = f"{rel}: DMA {direction} {mem} {lo}+{dn}, {body[0]}"
+            for m in MEMS:
+                assert np.array_equal(got[m], getattr(want, m.lower())), f"{what}: {m} differs from the sim"
+            nb = dn * P * width(mem) // 8
+            assert drv.read_host(DATA, nb) == bytes(host[DATA:DATA + nb]), f"{what}: host bytes"
 
 
 @pytest.mark.parametrize("P", [4])
