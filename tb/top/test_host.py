@@ -479,6 +479,8 @@ async def rlast_protocol(dut) -> None:
         assert info.pc == (0 if in_fetch else 1), info
         slave.bad = -1
         await clean_gemm(hb)
+    if chk is not None:  # on again for the tests that follow in this simulation
+        chk.g_slave_assert.slave_rules_on.value = 1
 
 
 @cocotb.test()
