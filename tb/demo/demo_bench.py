@@ -40,7 +40,7 @@ XOR_SIZES, XOR_ACTS, XOR_LR, XOR_SEED = [2, 2, 1], ["leaky", "identity"], 0.25, 
 DIGITS_ACTS = ["leaky", "identity"]
 DIGITS_INIT_SCALE = 0.5
 SLOPE = DEFAULT_SLOPE / (1 << FRAC_W)
-HOST_SIZE = 1 << 20  # bytes of host memory behind the DMA (AxiRam)
+HOST_SIZE = 1 << 20  # bytes of host memory behind the DMA (HostRam)
 AXI_IMEM_RESERVE = 16  # IMEM words kept free over AXI for the SETH / DMA prologue and epilogue
 
 
@@ -58,12 +58,14 @@ class Chip:
             self.P, self.depths = e.P, {"imem_depth": e.imem_depth, "ub_depth": e.ub_depth,
                                         "wm_depth": e.wm_depth, "acc_depth": e.acc_depth}
         elif self.transport == "axi":
+            from tb.common.axi import HostRam
             from tb.common.driver import TpuDriver
             from tb.common.xcheck import watch_top
 
             tb = TbBase(self.dut)
             watch_top(tb.xcheck, self.dut)
-            self.drv = TpuDriver(self.dut, tb.rng, host_size=HOST_SIZE)
+            # HostRam: AxiRam's timing without its per-beat coroutines (the demo never back-pressures).
+            self.drv = TpuDriver(self.dut, tb.rng, host_size=HOST_SIZE, ram=HostRam(self.dut, HOST_SIZE))
             await tb.reset()
             await self.drv.init()
             d = self.drv.depth
