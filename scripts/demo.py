@@ -171,9 +171,19 @@ def toplevel(cfg: DemoConfig) -> tuple[str, list[Path]]:
     return "tpu_core", rtl_sources(*CORE_SOURCES)
 
 
+def _dataset() -> str:
+    """The digits data set as an .npz for the simulator (tb.demo.demo_bench.load_digits), written at every
+    run (from models.datasets, so it can never be stale)."""
+    from tb.demo.demo_bench import save_digits
+
+    path = runner.BUILD / "datasets" / "digits0.npz"
+    save_digits(path)
+    return str(path)
+
+
 def _run_bench(cfg: DemoConfig, sim: str, testcase: str, log_path: Path, waves: bool) -> tuple[dict, Path]:
     """Run one cocotb test of tb/demo/demo_bench.py; returns (its JSON log, its test directory)."""
-    env = {"DEMO_CONFIG": json.dumps(cfg.bench_config()), "DEMO_LOG": str(log_path),
+    env = {"DEMO_CONFIG": json.dumps(cfg.bench_config()), "DEMO_LOG": str(log_path), "DEMO_DATA": _dataset(),
            "COCOTB_LOG_LEVEL": os.environ.get("COCOTB_LOG_LEVEL", "WARNING"),
            "GPI_LOG_LEVEL": os.environ.get("GPI_LOG_LEVEL", "WARNING"),
            "PYTHONWARNINGS": "ignore::DeprecationWarning"}  # cocotbext-axi's, at every first transfer
@@ -423,6 +433,13 @@ def summary(cfg: DemoConfig, log: dict, files: dict[str, Path], wall: float) -> 
                      f"{_rel(files['step_perfetto'])}, ui.perfetto.dev); roofline: {_rel(files['roofline'])}")
     else:
         lines.append("unit timeline and roofline: make viz draws them (out/viz/, docs/viz.md)")
+    if "digits" in log and "cpu_s" in log["digits"]:
+        d = log["digits"]
+        cyc = d["counters_train"]["cycles"] + d["counters_infer"]["cycles"]
+        lines.append(f"digits loop: {cyc:,} chip cycles (training and held-out inference) in "
+                     f"{d['wall_s']:.1f} s wall, {d['cpu_s']:.1f} s CPU: "
+                     f"{cyc / d['wall_s']:,.0f} cycles per wall second, "
+                     f"{cyc / max(d['cpu_s'], 1e-9):,.0f} per CPU second")
     lines.append(f"demo wall time {wall:.1f} s ({log['simulator']}, P={log['P']})")
     lines.append("=" * 100)
     return "\n".join(lines)
