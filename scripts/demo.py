@@ -171,19 +171,9 @@ def toplevel(cfg: DemoConfig) -> tuple[str, list[Path]]:
     return "tpu_core", rtl_sources(*CORE_SOURCES)
 
 
-def _dataset() -> str:
-    """The digits data set as an .npz for the simulator (tb.demo.demo_bench.load_digits), written at every
-    run (from models.datasets, so it can never be stale)."""
-    from tb.demo.demo_bench import save_digits
-
-    path = runner.BUILD / "datasets" / "digits0.npz"
-    save_digits(path)
-    return str(path)
-
-
 def _run_bench(cfg: DemoConfig, sim: str, testcase: str, log_path: Path, waves: bool) -> tuple[dict, Path]:
     """Run one cocotb test of tb/demo/demo_bench.py; returns (its JSON log, its test directory)."""
-    env = {"DEMO_CONFIG": json.dumps(cfg.bench_config()), "DEMO_LOG": str(log_path), "DEMO_DATA": _dataset(),
+    env = {"DEMO_CONFIG": json.dumps(cfg.bench_config()), "DEMO_LOG": str(log_path),
            "COCOTB_LOG_LEVEL": os.environ.get("COCOTB_LOG_LEVEL", "WARNING"),
            "GPI_LOG_LEVEL": os.environ.get("GPI_LOG_LEVEL", "WARNING"),
            "PYTHONWARNINGS": "ignore::DeprecationWarning"}  # cocotbext-axi's, at every first transfer

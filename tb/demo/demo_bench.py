@@ -21,7 +21,6 @@ import json
 import os
 import time
 import traceback
-from dataclasses import fields
 from pathlib import Path
 
 import cocotb
@@ -29,11 +28,12 @@ import numpy as np
 from cocotb.utils import get_sim_time
 
 from models import float_ref
-from models.datasets import Dataset, batches, digits, xor
+from models.datasets import Dataset, batches, xor
 from models.fixed_point import FRAC_W, to_float
 from models.mlp import DEFAULT_SLOPE, CompiledMlp, Params, compile_mlp, estimate_cycles
 from models.train_ref import TrainConfig, accuracy, forward, init_params, params_to_float, train_step
 from tb.common.core_env import CoreEnv
+from tb.common.data import digits
 from tb.common.tb_base import TbBase
 from tb.demo.device import AxiDevice, CoreDevice, Device
 
@@ -237,27 +237,8 @@ def digits_programs(chip: Chip, cfg: dict) -> tuple[CompiledMlp, ...]:
     return chip.compile([64, int(cfg["hidden"]), 10], DIGITS_ACTS, int(cfg["batch"]), float(cfg["lr"]))
 
 
-def load_digits(path: str | None = None) -> Dataset:
-    """models.datasets.digits(0), from the .npz scripts/demo.py saves (DEMO_DATA) when there is one: the
-    simulator then does not import scikit-learn (seconds of its wall time) for an 8x8 image table."""
-    path = path or os.environ.get("DEMO_DATA")
-    if not path:
-        return digits(0)
-    with np.load(path) as f:
-        return Dataset(**{k: f[k] for k in f.files})
-
-
-def save_digits(path: Path) -> None:
-    """Write models.datasets.digits(0) where load_digits reads it."""
-    ds = digits(0)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".{os.getpid()}.npz")  # concurrent demos (test_demo) write the same bytes
-    np.savez(tmp, **{f.name: getattr(ds, f.name) for f in fields(ds)})
-    tmp.replace(path)
-
-
 def digits_data(cfg: dict) -> Dataset:
-    ds = load_digits()
+    ds = digits(0)  # tb.common.data: cached, no scikit-learn import in the simulator
     ntr, nte = int(cfg.get("train_limit") or 0), int(cfg.get("test_limit") or 0)
     if ntr or nte:
         ntr, nte = ntr or len(ds.x_train), nte or len(ds.x_test)
