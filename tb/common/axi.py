@@ -102,8 +102,11 @@ class HostRam(Memory):
             self._sig(name).setimmediatevalue(0)
         for name in ("rdata", "rlast", "rid", "rresp", "bid", "bresp"):  # X until driven, as AxiRam's
             self._sig(name).setimmediatevalue(LogicArray("X" * len(self._sig(name))))
+        self._hot = [True, True, True]
         self._task = cocotb.start_soon(self._run())
         cocotb.start_soon(self._watch_reset())
+        for k, name in enumerate(("arvalid", "awvalid", "wvalid")):
+            cocotb.start_soon(self._watch_valid(k, self._sig(name)))
 
     def _sig(self, name: str):
         return getattr(self.dut, f"{self.prefix}_{name}")
@@ -125,6 +128,7 @@ class HostRam(Memory):
 
     async def _run(self) -> None:
         s, n, limit = self._sig, self.bytes, self.LIMIT
+        hot = self._hot = [True, True, True]  # ARVALID, AWVALID, WVALID may be high (see _watch_valid)
         clk = RisingEdge(self.clk)
         arvalid, awvalid, wvalid, rready, bready = (s(x) for x in ("arvalid", "awvalid", "wvalid", "rready",
                                                                     "bready"))
@@ -180,19 +184,24 @@ class HostRam(Memory):
                     bresp.value = OKAY
                 bv.value = b_on = True
             # AR, AW and W sinks.
+            # A VALID is read only while it may be high: from its rising edge (_watch_valid) until it
+            # is seen low (an idle channel costs no read while another one streams).
             arv = awv = wv = 0
-            if ready[0] and int(arvalid.value):
-                arv = 1
+            if ready[0] and hot[0] and not (arv := int(arvalid.value)):
+                hot[0] = False
+            if arv:
                 addr, length, size, burst, ident = (int(h.value) for h in ar_f)
                 self._check_burst(addr, length + 1, size, burst)
                 arq.append((addr, length + 1, ident))
-            if ready[1] and int(awvalid.value):
-                awv = 1
+            if ready[1] and hot[1] and not (awv := int(awvalid.value)):
+                hot[1] = False
+            if awv:
                 addr, length, size, burst, ident = (int(h.value) for h in aw_f)
                 self._check_burst(addr, length + 1, size, burst)
                 awq.append((addr, length + 1, ident))
-            if ready[2] and int(wvalid.value):
-                wv = 1
+            if ready[2] and hot[2] and not (wv := int(wvalid.value)):
+                hot[2] = False
+            if wv:
                 wq.append((int(wdata.value), int(wstrb.value), int(wlast.value)))
             for k, (h, q) in enumerate(((arready, arq), (awready, awq), (wready, wq))):
                 if ready[k] != (len(q) < limit):
@@ -236,6 +245,13 @@ class HostRam(Memory):
                     or not all(ready))
             if not (busy or arv or awv or wv):
                 await First(RisingEdge(arvalid), RisingEdge(awvalid), RisingEdge(wvalid))
+
+    async def _watch_valid(self, k: int, valid) -> None:
+        """Mark VALID k as possibly high at each of its rising edges (AxiRam's sinks wake the same way)."""
+        rise = RisingEdge(valid)
+        while True:
+            await rise
+            self._hot[k] = True
 
     async def _watch_reset(self) -> None:
         while True:
