@@ -43,14 +43,16 @@ def e2e_shapes(P: int) -> list[list[int]]:
 
 def e2e_table(rows: list[dict]) -> str:
     head = (f"{'variant':<8} {'P':>2} {'M':>4} {'K':>4} {'N':>4} {'cycles':>7} {'gemm':>6} {'on-chip':>7} "
-            f"{'DMA B':>7} {'stall':>5} {'B/cyc':>5} {'bus':>3} {'util':>6} {'MAC/B':>5} {'roof':>6}")
+            f"{'DMA B':>7} {'stall':>5} {'B/cyc':>5} {'bus':>3} {'util':>6} {'MAC/B':>5} {'roof':>6} "
+            f"{'cyc/s':>7}")
     lines = [head, "-" * len(head)]
     for r in rows:
         lines.append(
             f"{r['variant']:<8} {r['P']:>2} {r['M']:>4} {r['K']:>4} {r['N']:>4} {r['cycles']:>7} "
             f"{r['gemm_part_cycles']:>6} {r['gemm_cycles_on_chip']:>7} {r['dma_bytes']:>7} "
             f"{r['dma_stall_cycles']:>5} {r['bytes_per_cycle']:>5.2f} {r['bus_bytes']:>3} "
-            f"{100 * r['utilization']:>5.1f}% {r['intensity']:>5.2f} {100 * r['roofline_bound']:>5.1f}%"
+            f"{100 * r['utilization']:>5.1f}% {r['intensity']:>5.2f} {100 * r['roofline_bound']:>5.1f}% "
+            f"{r['cycles_per_s']:>7.0f}"
         )
     return "\n".join(lines)
 
@@ -62,6 +64,8 @@ def e2e_derived(r: dict) -> dict:
     r["utilization"] = r["ideal_cycles"] / r["cycles"]
     r["intensity"] = r["macs"] / r["dma_bytes"]
     r["roofline_bound"] = min(1.0, r["intensity"] * r["bus_bytes"] / r["P"] ** 2)
+    # Informational: chip cycles per wall second of the run's simulation (noisy on a shared machine).
+    r["cycles_per_s"] = r["cycles"] / r["wall_s"] if r.get("wall_s") else 0.0
     return r
 
 
@@ -143,7 +147,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"P={r['P']} M=256 K=N=8P: {pct:.1f}% of the ideal MAC rate ({verdict} the 95% bar)")
     if e2e:
         print()
-        print("GEMM end to end: X, W from host memory, Y back (tpu_top, no bus back-pressure)")
+        print("GEMM end to end: X, W from host memory, Y back (tpu_top, no bus back-pressure; cyc/s: chip "
+              "cycles per wall second of the simulation, informational)")
         print(e2e_table(e2e))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     out = {"simulator": args.sim, "gemm_on_chip": rows}

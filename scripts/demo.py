@@ -423,6 +423,13 @@ def summary(cfg: DemoConfig, log: dict, files: dict[str, Path], wall: float) -> 
                      f"{_rel(files['step_perfetto'])}, ui.perfetto.dev); roofline: {_rel(files['roofline'])}")
     else:
         lines.append("unit timeline and roofline: make viz draws them (out/viz/, docs/viz.md)")
+    if "digits" in log and "cpu_s" in log["digits"]:
+        d = log["digits"]
+        cyc = d["counters_train"]["cycles"] + d["counters_infer"]["cycles"]
+        lines.append(f"digits loop: {cyc:,} chip cycles (training and held-out inference) in "
+                     f"{d['wall_s']:.1f} s wall, {d['cpu_s']:.1f} s CPU: "
+                     f"{cyc / d['wall_s']:,.0f} cycles per wall second, "
+                     f"{cyc / max(d['cpu_s'], 1e-9):,.0f} per CPU second")
     lines.append(f"demo wall time {wall:.1f} s ({log['simulator']}, P={log['P']})")
     lines.append("=" * 100)
     return "\n".join(lines)

@@ -11,9 +11,12 @@ import logging
 from collections import deque
 from collections.abc import Iterator
 
+import cocotb
 import numpy as np
-from cocotb.triggers import FallingEdge, ReadOnly
+from cocotb.triggers import Edge, FallingEdge, First, ReadOnly, RisingEdge
+from cocotb.types import LogicArray
 from cocotbext.axi import AxiBus, AxiLiteBus, AxiLiteMaster, AxiRam
+from cocotbext.axi.memory import Memory
 
 from models import csr
 
@@ -67,6 +70,203 @@ def axi_ram(dut, size: int, rng: np.random.Generator | None = None, p: float = 0
     if rng is not None:
         set_pauses(ram, rng, p)
     return ram
+
+
+class HostRam(Memory):
+    """Host memory on an AXI4 slave port with no random pauses: cocotbext-axi's AxiRam (no pause
+    generators) edge for edge, but with no Python running while the bus is idle.
+
+    AxiRam runs a coroutine per channel plus one per direction and moves every beat through queues and
+    events; the demo's training loop spent most of its wall time there. HostRam is one coroutine that
+    sleeps on the rising edge of ARVALID, AWVALID or WVALID while nothing is pending, and otherwise steps
+    every clock edge through the same state AxiRam keeps, in the order AxiRam's coroutines run at an
+    edge: the R and B sources first (a beat leaves its queue), then the AR, AW and W sinks (a request
+    enters its queue; READY is then "queue below 2 entries", AxiRam's occupancy limit), then the read and
+    write processes (an AR starts its burst when the previous one is queued out; each R beat is read
+    from memory when it enters the R queue, at most 2 beats ahead; a W beat is written when it and its
+    AW are in; a burst's B enters the B queue, at most 2, after its last W beat). So every valid, ready
+    and payload matches AxiRam's (tb/top/test_host_ram.py records both and compares them edge by edge),
+    and models/core_perf.py's DMA latencies hold for both. Responses are always OKAY; INCR bursts of the
+    bus width only (what tpu_dma issues; checked, like the 4 KiB rule). `rst_ni` low drops everything in
+    flight, as AxiRam does. Storage and `read` / `write` are cocotbext-axi's Memory (sparse).
+    """
+
+    LIMIT = 2  # AxiRam's queue_occupancy_limit of every channel
+
+    def __init__(self, dut, size: int, prefix: str = "m_axi") -> None:
+        super().__init__(size)
+        self.dut, self.prefix = dut, prefix
+        self.clk, self.rst = dut.clk_i, dut.rst_ni
+        self.bytes = len(self._sig("rdata")) // 8
+        for name in ("arready", "awready", "wready", "rvalid", "bvalid"):
+            self._sig(name).setimmediatevalue(0)
+        for name in ("rdata", "rlast", "rid", "rresp", "bid", "bresp"):  # X until driven, as AxiRam's
+            self._sig(name).setimmediatevalue(LogicArray("X" * len(self._sig(name))))
+        self._hot = [True, True, True]
+        self._task = cocotb.start_soon(self._run())
+        cocotb.start_soon(self._watch_reset())
+        for k, name in enumerate(("arvalid", "awvalid", "wvalid")):
+            cocotb.start_soon(self._watch_valid(k, self._sig(name)))
+
+    def _sig(self, name: str):
+        return getattr(self.dut, f"{self.prefix}_{name}")
+
+    def _check_burst(self, addr: int, beats: int, size: int, burst: int) -> None:
+        assert burst == 1, f"HostRam: burst type {burst} (only INCR)"
+        assert 1 << size == self.bytes, f"HostRam: AxSIZE {size} is not the bus width"
+        assert addr % self.bytes == 0, f"HostRam: unaligned burst address {addr:#x}"
+        assert (addr & 0xFFF) + beats * self.bytes <= 0x1000, f"HostRam: burst {addr:#x}+{beats} crosses 4K"
+
+    def _write_beat(self, addr: int, data: int, strb: int) -> None:
+        raw = data.to_bytes(self.bytes, "little")
+        if strb == (1 << self.bytes) - 1:
+            self.write(addr % self.size, raw)
+        else:
+            for i in range(self.bytes):
+                if strb >> i & 1:
+                    self.write((addr + i) % self.size, raw[i:i + 1])
+
+    async def _run(self) -> None:
+        s, n, limit = self._sig, self.bytes, self.LIMIT
+        hot = self._hot = [True, True, True]  # ARVALID, AWVALID, WVALID may be high (see _watch_valid)
+        clk = RisingEdge(self.clk)
+        arvalid, awvalid, wvalid, rready, bready = (s(x) for x in ("arvalid", "awvalid", "wvalid", "rready",
+                                                                    "bready"))
+        arready, awready, wready = s("arready"), s("awready"), s("wready")
+        ar_f = [s(x) for x in ("araddr", "arlen", "arsize", "arburst", "arid")]
+        aw_f = [s(x) for x in ("awaddr", "awlen", "awsize", "awburst", "awid")]
+        wdata, wstrb, wlast = s("wdata"), s("wstrb"), s("wlast")
+        rdata, rlast, rid, rresp, rv = s("rdata"), s("rlast"), s("rid"), s("rresp"), s("rvalid")
+        bid, bresp, bv = s("bid"), s("bresp"), s("bvalid")
+        arq: deque = deque()  # accepted ARs not started: (addr, beats, id)
+        rq: deque = deque()  # R beats queued for the R channel: (data, last, id)
+        awq: deque = deque()  # accepted AWs: (addr, beats, id)
+        wq: deque = deque()  # accepted W beats: (data, strb, last)
+        bq: deque = deque()  # B responses queued: id
+        rd = None  # the read burst being queued: [addr, beats left, id]
+        wr = None  # the write burst being written: [addr, beats left, id]
+        b_wait = None  # id of a finished write burst whose B waits for room in bq
+        r_on = b_on = False  # RVALID / BVALID as driven
+        ready = [False, False, False]  # ARREADY, AWREADY, WREADY as driven
+        # Payload wires, written only when they change (responses are always OKAY).
+        last_rlast = last_rid = last_bid = None
+        started = False
+        while True:
+            await clk
+            if not started:  # AxiRam's sinks start at the first edge out of reset: READY from there
+                started = True
+                for h in (arready, awready, wready):
+                    h.value = 1
+                ready = [True, True, True]
+                continue
+            # R and B sources.
+            if r_on and int(rready.value):
+                r_on = False
+                if not rq:
+                    rv.value = 0
+            if not r_on and rq:
+                data, last, ident = rq.popleft()
+                rdata.value = data
+                if last != last_rlast:
+                    rlast.value = last_rlast = last
+                if ident != last_rid:
+                    rid.value = last_rid = ident
+                    rresp.value = OKAY
+                rv.value = r_on = True
+            if b_on and int(bready.value):
+                b_on = False
+                if not bq:
+                    bv.value = 0
+            if not b_on and bq:
+                ident = bq.popleft()
+                if ident != last_bid:
+                    bid.value = last_bid = ident
+                    bresp.value = OKAY
+                bv.value = b_on = True
+            # AR, AW and W sinks.
+            # A VALID is read only while it may be high: from its rising edge (_watch_valid) until it
+            # is seen low (an idle channel costs no read while another one streams).
+            arv = awv = wv = 0
+            if ready[0] and hot[0] and not (arv := int(arvalid.value)):
+                hot[0] = False
+            if arv:
+                addr, length, size, burst, ident = (int(h.value) for h in ar_f)
+                self._check_burst(addr, length + 1, size, burst)
+                arq.append((addr, length + 1, ident))
+            if ready[1] and hot[1] and not (awv := int(awvalid.value)):
+                hot[1] = False
+            if awv:
+                addr, length, size, burst, ident = (int(h.value) for h in aw_f)
+                self._check_burst(addr, length + 1, size, burst)
+                awq.append((addr, length + 1, ident))
+            if ready[2] and hot[2] and not (wv := int(wvalid.value)):
+                hot[2] = False
+            if wv:
+                wq.append((int(wdata.value), int(wstrb.value), int(wlast.value)))
+            for k, (h, q) in enumerate(((arready, arq), (awready, awq), (wready, wq))):
+                if ready[k] != (len(q) < limit):
+                    ready[k] = len(q) < limit
+                    h.value = int(ready[k])
+            # The read process: queue R beats, at most `limit` ahead of the channel.
+            while True:
+                if rd is None:
+                    if not arq:
+                        break
+                    rd = list(arq.popleft())
+                while rd[1] and len(rq) < limit:
+                    rd[1] -= 1
+                    data = int.from_bytes(self.read(rd[0] % self.size, n), "little")
+                    rq.append((data, int(rd[1] == 0), rd[2]))
+                    rd[0] += n
+                if rd[1]:
+                    break
+                rd = None
+            # The write process: W beats into memory after their AW, then the burst's B.
+            while True:
+                if b_wait is not None:
+                    if len(bq) >= limit:
+                        break
+                    bq.append(b_wait)
+                    b_wait = None
+                if wr is None:
+                    if not awq:
+                        break
+                    wr = list(awq.popleft())
+                while wr[1] and wq:
+                    data, strb, last = wq.popleft()
+                    wr[1] -= 1
+                    assert last == int(wr[1] == 0), "HostRam: WLAST misplaced"
+                    self._write_beat(wr[0], data, strb)
+                    wr[0] += n
+                if wr[1]:
+                    break
+                b_wait, wr = wr[2], None
+            busy = (arq or rq or awq or wq or bq or rd or wr or b_wait is not None or r_on or b_on
+                    or not all(ready))
+            if not (busy or arv or awv or wv):
+                await First(RisingEdge(arvalid), RisingEdge(awvalid), RisingEdge(wvalid))
+
+    async def _watch_valid(self, k: int, valid) -> None:
+        """Mark VALID k as possibly high at each of its rising edges (AxiRam's sinks wake the same way)."""
+        rise = RisingEdge(valid)
+        while True:
+            await rise
+            self._hot[k] = True
+
+    async def _watch_reset(self) -> None:
+        while True:
+            await Edge(self.rst)
+            try:
+                low = not int(self.rst.value)
+            except ValueError:
+                continue
+            if low and self._task is not None:
+                self._task.cancel()
+                self._task = None
+                for name in ("arready", "awready", "wready", "rvalid", "bvalid"):
+                    self._sig(name).value = 0
+            elif not low and self._task is None:
+                self._task = cocotb.start_soon(self._run())
 
 
 class CsrClient:

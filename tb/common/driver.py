@@ -43,7 +43,7 @@ from models.isa_sim import MachineState, pack_rows, unpack_rows
 from models.mlp import CompiledMlp, MlpLayout, Params
 from models.programs import GemmLayout
 from tb.common import fcov
-from tb.common.axi import CsrClient, axi_ram, axil_master, set_pauses
+from tb.common.axi import CsrClient, HostRam, axi_ram, axil_master, set_pauses
 from tb.common.tb_base import CLOCK_PERIOD_NS
 
 CSR_TIMEOUT_CYCLES = 2_000  # one AXI4-Lite access, back-pressure included
@@ -187,9 +187,12 @@ class TpuDriver:
         self.host_size = host_size
         self.cfg: dict[str, int] = {}
         self._mlp: _Loaded | None = None
+        self._budgets: dict[tuple[int, ...], int] = {}
 
     def set_pause(self, rng: np.random.Generator, p: float) -> None:
         """Random pauses with probability p on all ten AXI channels (p = 0: none)."""
+        if p and isinstance(self.ram, HostRam):
+            raise ValueError("HostRam never back-pressures: pass ram=None (an AxiRam) to test with pauses")
         set_pauses(self.axil, rng, p)
         if hasattr(self.ram, "write_if"):  # an AxiRam (the error-injecting slave has no pauses)
             set_pauses(self.ram, rng, p)
@@ -262,7 +265,10 @@ class TpuDriver:
         await self.csr.wr("PROG_BASE_LO", base & 0xFFFFFFFF)
         await self.csr.wr("PROG_BASE_HI", base >> 32)
         await self.csr.wr("PROG_LEN", len(words))
-        self._budget = cycle_budget(list(words), self.P, self.bus_bytes)
+        key = tuple(int(w) for w in words)
+        if key not in self._budgets:  # the training loop loads the same program at every step
+            self._budgets[key] = cycle_budget(list(key), self.P, self.bus_bytes)
+        self._budget = self._budgets[key]
         return base
 
     async def start(self) -> None:

@@ -31,6 +31,7 @@ import os
 import random
 import re
 import resource
+import shlex
 import shutil
 import time
 import xml.etree.ElementTree as ET
@@ -242,6 +243,17 @@ def build(
     return build_dir
 
 
+def rewrite_assertion_files() -> str:
+    """The Python files cocotb lets pytest rewrite the asserts of (COCOTB_REWRITE_ASSERTION_FILES): ours.
+
+    cocotb's default ("*.py") rewrites every module the simulation imports, numpy, scipy and scikit-learn
+    included, and with PYTHONDONTWRITEBYTECODE (or a read-only site-packages) it does so again in every
+    run: about 30 s of compiling before the demo's first step. The testbenches' and models' asserts keep
+    their detailed messages.
+    """
+    return " ".join(shlex.quote(f"{ROOT}/{d}/*.py") for d in ("tb", "models", "scripts"))
+
+
 def _keep_coverage(test_dir: Path, seed: int) -> None:
     """Move a run's coverage.dat to out/coverage/data/ under a name no other run uses."""
     dat = test_dir / "coverage.dat"
@@ -296,7 +308,9 @@ def run(
     cases = [testcase] if isinstance(testcase, str) else list(testcase or ["all"])
     case_tag = re.sub(r"[^A-Za-z0-9_]+", "_", ",".join(cases))
     test_dir = build_dir / f"run.{test_module.rsplit('.', 1)[-1]}.{case_tag}.{worker}"
-    env = {"PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    env = {"PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+           "COCOTB_REWRITE_ASSERTION_FILES": os.environ.get("COCOTB_REWRITE_ASSERTION_FILES",
+                                                            rewrite_assertion_files())}
     env.update(extra_env or {})
     xml = test_dir / "results.xml"
     try:

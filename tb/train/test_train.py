@@ -19,6 +19,8 @@ Cocotb tests (which ones run depends on P; stimulus from env.rng, seeded by SEED
                       after every step; the loss of a held-out batch (inference program on the core,
                       compared with the reference) decreases; cycles and array utilization per step
                       are logged ("RESULT" lines, docs/training.md "Results on the RTL")
+Without a simulator: test_digits_cache (the digits the simulations load from tb/common/data.py's cache are
+models.datasets.digits exactly).
 """
 
 from __future__ import annotations
@@ -29,13 +31,14 @@ import cocotb
 import numpy as np
 import pytest
 
-from models.datasets import batches, digits, xor
+from models.datasets import batches, xor
 from models.fixed_point import DATA_W, quantize, random_codes, round_shift, to_float
 from models.mlp import LOSS_SHIFT, compile_mlp
 from models.train_ref import TrainConfig, accuracy, forward, init_params, train_step
 from models.vpu import deriv
 from tb.common import runner
 from tb.common.core_env import CORE_SOURCES
+from tb.common.data import digits
 from tb.common.tools import rtl_sources
 from tb.common.train_env import TrainEnv, check_reference, phase_cycles
 
@@ -284,3 +287,20 @@ def test_train(sim: str, P: int) -> None:
     depths, tests = config(sim, P)
     runner.run(sim, "tpu_core", "tb.train.test_train", rtl_sources(*CORE_SOURCES), {"P": P, **depths},
                testcase=tests)
+
+
+def test_digits_cache(tmp_path, monkeypatch) -> None:
+    """tb.common.data.digits (what the simulations load) equals models.datasets.digits, computed or cached."""
+    from dataclasses import fields
+
+    from models import datasets
+    from tb.common import data
+
+    monkeypatch.setattr(data, "CACHE", tmp_path)
+    want = datasets.digits(0)
+    for _ in range(2):  # the first call writes the cache, the second reads it
+        got = data.digits(0)
+        for f in fields(want):
+            np.testing.assert_array_equal(getattr(got, f.name), getattr(want, f.name), err_msg=f.name)
+            assert getattr(got, f.name).dtype == getattr(want, f.name).dtype, f.name
+    assert len(list(tmp_path.glob("digits.*.npz"))) == 1
