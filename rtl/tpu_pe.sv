@@ -56,7 +56,6 @@ module tpu_pe #(
   logic [DataW-1:0] transit_q, shadow_q, active_q;
   logic [DataW-1:0] w_use;
   logic             swap;
-  logic signed [ProdW-1:0] prod;
   logic [ProdW-1:0] prod_q;
 
   // The first row of a new tile must already multiply by the new weight, hence the bypass.
@@ -65,15 +64,31 @@ module tpu_pe #(
 
   // The product is exact; the sum wraps at AccW bits (two's complement), as models.fixed_point does.
   // After a valid row, x_q and active_q are that row and its weight until the next valid row.
-  assign prod   = ProdW'($signed(x_q)) * ProdW'($signed(active_q));
   assign psum_d = psum_i + AccW'($signed(prod_q));
 
-  // No reset (see above): lets synthesis absorb it into a DSP's output register.
+`ifdef SYSTOLE_ECP5
+  // Synthesis for the ECP5 only (scripts/synth.py): the MULT18X18D's input registers load with x_q and
+  // active_q (same data, same enable, so they hold the same values) and its output register is prod_q,
+  // so that no fabric wire to or from the DSP block is left in a register-to-register path.
+  tpu_ecp5_mul #(.AW(DataW), .BW(DataW), .PW(ProdW), .RegIn(1'b1)) u_mul (
+    .clk_i,
+    .in_en_i (x_valid_i),
+    .a_i     (x_data_i),
+    .b_i     (w_use),
+    .p_en_i  (valid_q),
+    .p_o     (prod_q)
+  );
+`else
+  logic signed [ProdW-1:0] prod;
+  assign prod = ProdW'($signed(x_q)) * ProdW'($signed(active_q));
+
+  // No reset (see above): on an FPGA it is the multiplier block's output register.
   always_ff @(posedge clk_i) begin
     if (valid_q) begin
       prod_q <= prod;
     end
   end
+`endif
 
   always_ff @(posedge clk_i or negedge rst_ni) begin
     if (!rst_ni) begin
