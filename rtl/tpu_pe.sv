@@ -67,14 +67,15 @@ module tpu_pe #(
   assign psum_d = psum_i + AccW'($signed(prod_q));
 
 `ifdef SYSTOLE_ECP5
-  // Synthesis for the ECP5 only (scripts/synth.py): the MULT18X18D's input registers load with x_q and
-  // active_q (same data, same enable, so they hold the same values) and its output register is prod_q,
-  // so that no fabric wire to or from the DSP block is left in a register-to-register path.
-  tpu_ecp5_mul #(.AW(DataW), .BW(DataW), .PW(ProdW), .RegIn(1'b1)) u_mul (
+  // Synthesis for the ECP5 only (scripts/synth.py): the MULT18X18D's A input register loads with x_q
+  // (same data, same enable, so it holds the same value), B is active_q itself and the block's output
+  // register is prod_q: each path to or from the DSP block has one wire and no logic. (Registering B in
+  // the block would put the weight-select mux in front of it: that path was the critical one.)
+  tpu_ecp5_mul #(.AW(DataW), .BW(DataW), .PW(ProdW), .RegInA(1'b1), .RegInB(1'b0), .RegOut(1'b1)) u_mul (
     .clk_i,
     .in_en_i (x_valid_i),
     .a_i     (x_data_i),
-    .b_i     (w_use),
+    .b_i     (active_q),
     .p_en_i  (valid_q),
     .p_o     (prod_q)
   );

@@ -194,9 +194,12 @@ module tpu_vpu #(
   // operands straight from these registers, every other field through the lanes' own copies (below).
   // (Named copies of the stages read: Icarus cannot select a member of an unpacked array element.)
   /* verilator lint_off UNUSEDSIGNAL */
-  cfg_t cfg2, cfg4, cfg5, cfg7, cfg8, cfg10, cfg11;
+  cfg_t cfg2, cfg3, cfg4, cfg5, cfg6, cfg7, cfg8, cfg9, cfg10, cfg11;
   /* verilator lint_on UNUSEDSIGNAL */
   assign cfg2  = cfg_q[2];
+  assign cfg3  = cfg_q[3];
+  assign cfg6  = cfg_q[6];
+  assign cfg9  = cfg_q[9];
   assign cfg4  = cfg_q[4];
   assign cfg5  = cfg_q[5];
   assign cfg7  = cfg_q[7];
@@ -299,7 +302,6 @@ module tpu_vpu #(
     // Act: only negative values change; the product is needed only for leaky ones. The result is
     // also h, the post-activation value. (Continuous assignments: Icarus cannot take constant bit
     // selects inside always_comb.)
-    assign s5_p_d = ProdW'($signed(s4_d_q)) * ProdW'($signed(cfg4.slope));
     logic s5_neg;
     assign s5_neg = s5_d_q[DataW-1];
     assign s6_d_d = !(s5_act_en_q && s5_neg) ? s5_d_q :
@@ -307,14 +309,32 @@ module tpu_vpu #(
                     (s5_act_q == ActLeaky) ? leak_round(s5_p_q) : s5_d_q;
 
     // Loss: d - aux and the product are exact before the single rounding.
-    assign s8_p_d  = LossW'($signed(s7_diff_q)) * LossW'($signed(cfg7.loss_scale));
     assign s10_d_d = s9_loss_en_q ? sat_inc(s9_q_q, s9_guard_q && (s9_sticky_q || s9_q_q[0])) : s9_d_q;
 
     // Deriv: act'(g) = 1 when g > 0.
-    assign s11_p_d = ProdW'($signed(s10_d_q)) * ProdW'($signed(cfg10.slope));
     assign s12_d_d = !(s11_deriv_en_q && !s11_g_pos_q) ? s11_d_q :
                      (s11_act_q == ActRelu)  ? '0 :
                      (s11_act_q == ActLeaky) ? leak_round(s11_p_q) : s11_d_q;
+
+    // The three products.
+    logic [DataW:0] s7_diff_d;
+    assign s7_diff_d = {s6_d_q[DataW-1], s6_d_q} - {s6_aux_q[DataW-1], s6_aux_q};
+`ifdef SYSTOLE_ECP5
+    // Synthesis for the ECP5 only (scripts/synth.py): each multiply is a MULT18X18D whose input registers
+    // load the operands at the edge that loads the stage before the product (so they hold what s4_d_q,
+    // s7_diff_q, s10_d_q and the configuration of that stage hold); the product register stays in the
+    // fabric, beside the rounding logic that reads it.
+    tpu_ecp5_mul #(.AW(DataW), .BW(DataW), .PW(ProdW), .RegOut(1'b0)) u_mul_act (
+      .clk_i, .in_en_i(valid_q[3]), .a_i(s4_d_d), .b_i(cfg3.slope), .p_en_i(1'b0), .p_o(s5_p_d));
+    tpu_ecp5_mul #(.AW(DataW + 1), .BW(DataW), .PW(LossW), .RegOut(1'b0)) u_mul_loss (
+      .clk_i, .in_en_i(valid_q[6]), .a_i(s7_diff_d), .b_i(cfg6.loss_scale), .p_en_i(1'b0), .p_o(s8_p_d));
+    tpu_ecp5_mul #(.AW(DataW), .BW(DataW), .PW(ProdW), .RegOut(1'b0)) u_mul_deriv (
+      .clk_i, .in_en_i(valid_q[9]), .a_i(s10_d_d), .b_i(cfg9.slope), .p_en_i(1'b0), .p_o(s11_p_d));
+`else
+    assign s5_p_d  = ProdW'($signed(s4_d_q)) * ProdW'($signed(cfg4.slope));
+    assign s8_p_d  = LossW'($signed(s7_diff_q)) * LossW'($signed(cfg7.loss_scale));
+    assign s11_p_d = ProdW'($signed(s10_d_q)) * ProdW'($signed(cfg10.slope));
+`endif
 
     // Bgrad: the sum of the operation; the first row restarts it. A disabled stage adds nothing, so an
     // operation without bgrad leaves zero sums.
@@ -327,7 +347,7 @@ module tpu_vpu #(
         s5_p_q <= s5_p_d;
       end
       if (valid_q[6]) begin
-        s7_diff_q <= {s6_d_q[DataW-1], s6_d_q} - {s6_aux_q[DataW-1], s6_aux_q};
+        s7_diff_q <= s7_diff_d;
       end
       if (valid_q[7]) begin
         s8_p_q <= s8_p_d;

@@ -1,26 +1,30 @@
 // tpu_ecp5_mul: a signed multiply on one Lattice ECP5 MULT18X18D, using the block's own registers.
 // For synthesis only: scripts/synth.py reads this directory and defines SYSTOLE_ECP5, and the modules that
-// instantiate it (tpu_pe, tpu_vpu) use it in place of their generic multiply and product register. It
-// keeps their timing exactly: p_o is the product register, loaded at an edge with p_en_i; with RegIn the
-// operands are the block's input registers, loaded at an edge with in_en_i (so the instantiating module
-// keeps its own copies, loaded the same way), without RegIn they are a_i and b_i themselves. Simulation
-// and `make gls` never read this file (the generic RTL is the one that is verified); docs/synth.md.
+// instantiate it (tpu_pe, tpu_vpu) use it in place of their generic multiply, with exactly their timing:
+// an operand with RegInA/RegInB is the block's input register, loaded at an edge with in_en_i (the
+// instantiating module keeps its own copy where it needs the value, loaded the same way), else the
+// port itself; with RegOut p_o is the block's output register, loaded at an edge with p_en_i, else the
+// combinational product. Simulation and `make gls` use the generic RTL; tb/ecp5 runs the array and VPU
+// testbenches on this branch with a behavioural model of the block (docs/synth.md).
 //
 // Parameters
-//   AW, BW  : operand widths (signed, at most 18 each)
+//   AW, BW  : operand widths (signed, at most 18 each: the block's ports)
 //   PW      : product width (at most 36; the product is exact when PW >= AW + BW)
-//   RegIn   : register the operands inside the block
+//   RegInA, RegInB, RegOut : which of the block's registers are used
 // Ports
 //   clk_i            : clock (no reset: the block's registers are pure datapath)
-//   in_en_i          : with RegIn, load a_i and b_i into the input registers
+//   in_en_i          : load the used input registers from a_i and b_i
 //   a_i, b_i         : signed operands
-//   p_en_i           : load the product of the (registered) operands into the output register
-//   p_o              : the output register
+//   p_en_i           : with RegOut, load the product into the output register
+//   p_o              : the product (registered with RegOut)
+
 module tpu_ecp5_mul #(
-  parameter int AW    = 16,
-  parameter int BW    = 16,
-  parameter int PW    = 32,
-  parameter bit RegIn = 1'b1
+  parameter int AW     = 16,
+  parameter int BW     = 16,
+  parameter int PW     = 32,
+  parameter bit RegInA = 1'b1,
+  parameter bit RegInB = 1'b1,
+  parameter bit RegOut = 1'b1
 ) (
   input  logic          clk_i,
   input  logic          in_en_i,
@@ -30,11 +34,9 @@ module tpu_ecp5_mul #(
   output logic [PW-1:0] p_o
 );
 
-  if (AW > 18 || BW > 18 || PW > 36) begin : g_too_wide
-    $error("tpu_ecp5_mul: operands of at most 18 bits and a product of at most 36");
-  end
-
-  localparam string InClk = RegIn ? "CLK0" : "NONE";
+  localparam InClkA = RegInA ? "CLK0" : "NONE";
+  localparam InClkB = RegInB ? "CLK0" : "NONE";
+  localparam OutClk = RegOut ? "CLK0" : "NONE";
 
   logic [17:0] a, b;
   logic [35:0] p;
@@ -44,11 +46,11 @@ module tpu_ecp5_mul #(
 
   // CE0 enables the input registers, CE1 the output register; no reset (RST0 low), no GSR.
   MULT18X18D #(
-    .REG_INPUTA_CLK (InClk),
+    .REG_INPUTA_CLK (InClkA),
     .REG_INPUTA_CE  ("CE0"),
-    .REG_INPUTB_CLK (InClk),
+    .REG_INPUTB_CLK (InClkB),
     .REG_INPUTB_CE  ("CE0"),
-    .REG_OUTPUT_CLK ("CLK0"),
+    .REG_OUTPUT_CLK (OutClk),
     .REG_OUTPUT_CE  ("CE1"),
     .GSR            ("DISABLED")
   ) u_mult (
