@@ -82,6 +82,11 @@ module tpu_vpu #(
   localparam int LossW  = 2 * DataW + 1;  // (d - aux) * loss_scale, exact
   // The variable shifts work on a value sign-extended to RndW bits: an AccW input or the loss product.
   localparam int RndW   = (AccW > LossW) ? AccW : LossW;
+  // Copies of each variable shift amount per lane (see the lanes): NShSlice slices of the result,
+  // ShSlice bits each (the last one takes the rest), then the guard and the sticky bit.
+  localparam int ShSlice  = 8;
+  localparam int NShSlice = RndW / ShSlice;
+  localparam int NShCopy  = NShSlice + 2;
 
   localparam logic [DataW-1:0] DataMax = {1'b0, {(DataW - 1){1'b1}}};
   localparam logic [DataW-1:0] DataMin = {1'b1, {(DataW - 1){1'b0}}};
@@ -237,7 +242,10 @@ module tpu_vpu #(
     // The lane's own copies of the control its stages read, loaded with the row one stage ahead: a
     // register shared by the lanes drives every lane's shifter or muxes, and its routing across the
     // lanes was the critical path (docs/synth.md). keep: synthesis must not merge the copies again.
-    logic [ShiftW-1:0] s1_shift_q, s8_lshift_q;
+    // Each shift amount has NShCopy copies within the lane too: one per ShSlice-bit slice of the
+    // shifted value, one for the guard bit, one for the sticky bit (the fanout of a single copy was
+    // the critical path next).
+    logic [NShCopy-1:0][ShiftW-1:0] s1_shift_q, s8_lshift_q;
     logic              s3_bias_en_q, s5_act_en_q, s6_loss_en_q, s9_loss_en_q, s11_deriv_en_q;
     logic              s12_bgrad_en_q, s12_first_q;
     logic [1:0]        s5_act_q, s11_act_q;
@@ -257,7 +265,7 @@ module tpu_vpu #(
         s12_first_q    <= 1'b0;
       end else begin
         if (in_valid_i) begin
-          s1_shift_q <= shift_i;
+          s1_shift_q <= {NShCopy{shift_i}};
         end
         if (valid_q[2]) begin
           s3_bias_en_q <= cfg2.path[tpu_pkg::VpuPathBias];
@@ -270,7 +278,7 @@ module tpu_vpu #(
           s6_loss_en_q <= cfg5.path[tpu_pkg::VpuPathLoss];
         end
         if (valid_q[7]) begin
-          s8_lshift_q <= cfg7.loss_shift;
+          s8_lshift_q <= {NShCopy{cfg7.loss_shift}};
         end
         if (valid_q[8]) begin
           s9_loss_en_q <= cfg8.path[tpu_pkg::VpuPathLoss];
@@ -293,7 +301,22 @@ module tpu_vpu #(
     assign lane_in_aux  = in_aux_i[j];
     assign lane_bias    = bias_i[j];
 
-    // Requant: stage 2 shifts (below), stage 3 rounds and saturates.
+    // The variable shifts of stages 2 and 9, slice k of the result from copy k of the shift amount.
+    logic [RndW-1:0] s2_q_d, s9_q_d;
+    for (genvar k = 0; k < NShSlice; k++) begin : g_shift
+      localparam int Lo = k * ShSlice;
+      localparam int Hi = (k == NShSlice - 1) ? RndW - 1 : Lo + ShSlice - 1;
+      // Only this slice of each full shift is used (synthesis builds just its muxes).
+      /* verilator lint_off UNUSEDSIGNAL */
+      logic [RndW-1:0] rq_sh, loss_sh;
+      /* verilator lint_on UNUSEDSIGNAL */
+      assign rq_sh          = shr(RndW'($signed(s1_x_q)), s1_shift_q[k]);
+      assign loss_sh        = shr(RndW'($signed(s8_p_q)), s8_lshift_q[k]);
+      assign s2_q_d[Hi:Lo] = rq_sh[Hi:Lo];
+      assign s9_q_d[Hi:Lo] = loss_sh[Hi:Lo];
+    end
+
+    // Requant: stage 2 shifts (above), stage 3 rounds and saturates.
     assign s3_d_d = sat_inc(s2_q_q, s2_guard_q && (s2_sticky_q || s2_q_q[0]));
 
     // Bias.
@@ -399,9 +422,9 @@ module tpu_vpu #(
           s1_bias_q <= lane_bias;
         end
         if (valid_q[1]) begin
-          s2_q_q      <= shr(RndW'($signed(s1_x_q)), s1_shift_q);
-          s2_guard_q  <= guard(RndW'($signed(s1_x_q)), s1_shift_q);
-          s2_sticky_q <= sticky(RndW'($signed(s1_x_q)), s1_shift_q);
+          s2_q_q      <= s2_q_d;
+          s2_guard_q  <= guard(RndW'($signed(s1_x_q)), s1_shift_q[NShSlice]);
+          s2_sticky_q <= sticky(RndW'($signed(s1_x_q)), s1_shift_q[NShSlice+1]);
           s2_aux_q    <= s1_aux_q;
           s2_bias_q   <= s1_bias_q;
         end
@@ -431,9 +454,9 @@ module tpu_vpu #(
           s8_g_q <= s7_g_q;
         end
         if (valid_q[8]) begin
-          s9_q_q      <= shr(RndW'($signed(s8_p_q)), s8_lshift_q);
-          s9_guard_q  <= guard(RndW'($signed(s8_p_q)), s8_lshift_q);
-          s9_sticky_q <= sticky(RndW'($signed(s8_p_q)), s8_lshift_q);
+          s9_q_q      <= s9_q_d;
+          s9_guard_q  <= guard(RndW'($signed(s8_p_q)), s8_lshift_q[NShSlice]);
+          s9_sticky_q <= sticky(RndW'($signed(s8_p_q)), s8_lshift_q[NShSlice+1]);
           s9_d_q      <= s8_d_q;
           s9_g_q      <= s8_g_q;
         end
