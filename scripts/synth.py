@@ -13,6 +13,9 @@ Three kinds of job, all with the YoWASP builds of Yosys and nextpnr from PyPI (r
   and flip-flops after techmap and opt, no ABC: memories as memories): what one PE, the VPU, the DMA,
   the CSR block ... cost.
 
+Every synth_ecp5 job defines SYSTOLE_ECP5 and reads rtl/ecp5/ as well: the multipliers of tpu_pe and
+tpu_vpu become MULT18X18D blocks that use their own registers (tb/ecp5 simulates that branch).
+
 Outputs: out/synth/summary.json, one log per job in out/synth/, the tables on stdout. Jobs run under
 `nice -n 10`, --jobs at a time, longest first; a progress line every minute names the current pass.
 Exit status 1 when any job fails or times out.
