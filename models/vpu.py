@@ -1,7 +1,8 @@
 """Golden model of the vector processing unit (rtl/tpu_vpu.sv, docs/vpu.md), bit exact.
 
 The VPU has one lane per array column. Each row of wide codes (AccW, e.g. an accumulator row) flows
-through six stages in order; a stage whose pathway bit is clear passes its value through unchanged:
+through six operations in order (pipelined over VpuLatency registered stages in the RTL, docs/vpu.md); an
+operation whose pathway bit is clear passes its value through unchanged:
 
 1. requant  d = saturate(round_shift(in, shift), DataW)                     (always on)
 2. bias     d = saturate(d + bias[j], DataW)

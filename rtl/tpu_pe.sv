@@ -56,7 +56,6 @@ module tpu_pe #(
   logic [DataW-1:0] transit_q, shadow_q, active_q;
   logic [DataW-1:0] w_use;
   logic             swap;
-  logic signed [ProdW-1:0] prod;
   logic [ProdW-1:0] prod_q;
 
   // The first row of a new tile must already multiply by the new weight, hence the bypass.
@@ -65,15 +64,32 @@ module tpu_pe #(
 
   // The product is exact; the sum wraps at AccW bits (two's complement), as models.fixed_point does.
   // After a valid row, x_q and active_q are that row and its weight until the next valid row.
-  assign prod   = ProdW'($signed(x_q)) * ProdW'($signed(active_q));
   assign psum_d = psum_i + AccW'($signed(prod_q));
 
-  // No reset (see above): lets synthesis absorb it into a DSP's output register.
+`ifdef SYSTOLE_ECP5
+  // Synthesis for the ECP5 only (scripts/synth.py): the MULT18X18D's A input register loads with x_q
+  // (same data, same enable, so it holds the same value), B is active_q itself and the block's output
+  // register is prod_q: each path to or from the DSP block has one wire and no logic. (Registering B in
+  // the block would put the weight-select mux in front of it: that path was the critical one.)
+  tpu_ecp5_mul #(.AW(DataW), .BW(DataW), .PW(ProdW), .RegInA(1'b1), .RegInB(1'b0), .RegOut(1'b1)) u_mul (
+    .clk_i,
+    .in_en_i (x_valid_i),
+    .a_i     (x_data_i),
+    .b_i     (active_q),
+    .p_en_i  (valid_q),
+    .p_o     (prod_q)
+  );
+`else
+  logic signed [ProdW-1:0] prod;
+  assign prod = ProdW'($signed(x_q)) * ProdW'($signed(active_q));
+
+  // No reset (see above): on an FPGA it is the multiplier block's output register.
   always_ff @(posedge clk_i) begin
     if (valid_q) begin
       prod_q <= prod;
     end
   end
+`endif
 
   always_ff @(posedge clk_i or negedge rst_ni) begin
     if (!rst_ni) begin

@@ -21,10 +21,11 @@ package tpu_pkg;
   localparam int ArraySize = 4;  // default P of the P x P array
 
   // ---- Vector processing unit (docs/vpu.md) ---------------------------------------------------
-  // One registered stage per operation (requant, bias, act, loss, deriv, bgrad); bypassed stages still
-  // register, so every pathway has the same latency: in_valid_i sampled at edge e -> out_valid_o
-  // registered at edge e + VpuLatency - 1.
-  localparam int VpuLatency = 6;     // VPU pipeline latency in cycles (see above)
+  // Thirteen registered stages (rtl/tpu_vpu.sv: the operations requant, bias, act, loss, deriv, bgrad
+  // split so that no stage holds more than one multiplier, carry chain or variable shift); bypassed
+  // stages still register, so every pathway has the same latency: in_valid_i sampled at edge e ->
+  // out_valid_o registered at edge e + VpuLatency - 1.
+  localparam int VpuLatency = 13;    // VPU pipeline latency in cycles (see above)
   localparam int VpuPathBias = 0;    // path_i bit: stage 2, add the per-lane bias
   localparam int VpuPathAct = 1;     // path_i bit: stage 3, activation
   localparam int VpuPathLoss = 2;    // path_i bit: stage 4, MSE loss gradient (d - aux) * scale

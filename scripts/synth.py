@@ -13,6 +13,9 @@ Three kinds of job, all with the YoWASP builds of Yosys and nextpnr from PyPI (r
   and flip-flops after techmap and opt, no ABC: memories as memories): what one PE, the VPU, the DMA,
   the CSR block ... cost.
 
+Every synth_ecp5 job defines SYSTOLE_ECP5 and reads rtl/ecp5/ as well: the multipliers of tpu_pe and
+tpu_vpu become MULT18X18D blocks that use their own registers (tb/ecp5 simulates that branch).
+
 Outputs: out/synth/summary.json, one log per job in out/synth/, the tables on stdout. Jobs run under
 `nice -n 10`, --jobs at a time, longest first; a progress line every minute names the current pass.
 Exit status 1 when any job fails or times out.
@@ -27,6 +30,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -39,7 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from cli import Parser, UsageError, check, is_pow2, usage_exit  # noqa: E402
 
 from tb.common.tools import ROOT, RTL  # noqa: E402
-from tb.common.yosys import module_cells, read_rtl, run_tool, tool  # noqa: E402
+from tb.common.yosys import module_cells, read_rtl, run_tool, share_dir, tool  # noqa: E402
 
 PART = "LFE5U-85F"
 NEXTPNR_PART = ["--85k", "--package", "CABGA381", "--speed", "6"]
@@ -58,12 +62,34 @@ PNR_TOPS = ("tpu_array", "tpu_vpu", "tpu_core", "tpu_top")
 # for all three.
 DEFAULT_PNR = ("tpu_array",)
 MODULE_P = 4
+# Defined for synth_ecp5 only: selects the ECP5 multiplier blocks of rtl/ecp5/ (the generic per-module
+# synthesis, simulation and make gls use the generic RTL).
+ECP5_DEFINE = "SYSTOLE_ECP5"
 
 
 def sources(top: str) -> list[Path]:
     """The package first, then every other RTL file (slang picks what `top` instantiates)."""
     pkg = RTL / "tpu_pkg.sv"
     return [pkg, *sorted(p for p in RTL.glob("*.sv") if p != pkg)]
+
+
+def ecp5_sources(top: str, out: Path) -> list[Path]:
+    """sources(top) plus the ECP5-only wrappers of rtl/ecp5/ and the MULT18X18D black box they instantiate
+    (Yosys' ECP5 cell library, copied into out/: the WebAssembly Yosys cannot open it inside the Python
+    package)."""
+    lib = ROOT / "out" / "ecp5_cells_bb.v"
+    lib.parent.mkdir(parents=True, exist_ok=True)
+    src = share_dir() / "ecp5" / "cells_bb.v"
+    if not lib.is_file() or lib.read_bytes() != src.read_bytes():
+        shutil.copyfile(src, lib)
+    return [*sources(top), *sorted((RTL / "ecp5").glob("*.sv")), lib]
+
+
+def ecp5_read(top: str, p: int, out: Path) -> str:
+    """read_slang of `top` for synth_ecp5: with SYSTOLE_ECP5 defined, the multipliers of tpu_pe and
+    tpu_vpu become MULT18X18D blocks with their own registers (rtl/ecp5/tpu_ecp5_mul.sv)."""
+    script = read_rtl(top, ecp5_sources(top, out), {"P": p})
+    return script.replace("read_slang ", f"read_slang -D {ECP5_DEFINE} ", 1)
 
 
 def log(msg: str) -> None:
@@ -76,7 +102,7 @@ def ecp5_synth(top: str, p: int, out: Path, timeout: float, reuse: bool = False)
     `reuse`: keep a netlist of an earlier run that is newer than every RTL file."""
     name = f"{top}_P{p}"
     netlist, stat_file = out / f"{name}.json", out / f"{name}_stat.json"
-    newest_rtl = max(f.stat().st_mtime for f in sources(top))
+    newest_rtl = max(f.stat().st_mtime for f in ecp5_sources(top, out))
     if reuse and netlist.is_file() and stat_file.is_file() and \
             min(netlist.stat().st_mtime, stat_file.stat().st_mtime) > newest_rtl:
         log(f"{name}: reusing {netlist.name}")
@@ -84,7 +110,7 @@ def ecp5_synth(top: str, p: int, out: Path, timeout: float, reuse: bool = False)
         times = out / f"{name}_yosys.time.json"
         t = json.loads(times.read_text()) if times.is_file() else {"seconds": 0.0, "cpu_seconds": 0.0}
         return {"top": top, "P": p, "status": "ok", **t, "cells": cells, "json": str(netlist), "reused": True}
-    (out / f"{name}.ys").write_text(read_rtl(top, sources(top), {"P": p})
+    (out / f"{name}.ys").write_text(ecp5_read(top, p, out)
                                     + f"synth_ecp5 -top {top} -json {name}.json\n"
                                     + f"tee -q -o {name}_stat.json stat -json\n")
     log(f"{name}: synth_ecp5 started")
