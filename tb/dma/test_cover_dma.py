@@ -41,6 +41,15 @@ def error_beat(tb: DmaTb, direction: int, pos: str, bursts: int) -> int:
     return {"first": 0, "middle": middle, "last": last}[pos]
 
 
+async def clean_transfer(tb: DmaTb, slave, direction: int) -> None:
+    """A random transfer on a healthy bus, every memory and the host bytes checked: nothing was lost."""
+    for s in SELS:
+        tb.exp[s] = list(tb.mem[s])
+    host_exp = bytearray(slave.mem)
+    cmd = tb.random_command(RAM, direction)
+    await tb.checked_transfer(slave, host_exp, cmd, lambda: bytearray(slave.mem))
+
+
 @cocotb.test()
 async def responses_per_position(dut) -> None:
     """Each error response at the first, a middle and the last beat (reads) or burst (writes)."""
@@ -77,11 +86,7 @@ async def responses_per_position(dut) -> None:
                 else:
                     assert tb.ar >= 1 and (pos != "last" or tb.rlast >= 1), what
                 slave.errors = []
-                for s in SELS:
-                    tb.exp[s] = list(tb.mem[s])
-                host_exp = bytearray(slave.mem)
-                await tb.checked_transfer(slave, host_exp, tb.random_command(RAM, direction),
-                                          lambda: bytearray(slave.mem))
+                await clean_transfer(tb, slave, direction)
     slave.running = False
 
 
@@ -118,21 +123,7 @@ async def outstanding_limit(dut) -> None:
 
 async def issue(tb: DmaTb, cmd: tuple[int, int, int, int, int]) -> None:
     """Present one command until it is accepted (DmaTb.transfer without the wait for done)."""
-    d = tb.dut
-    direction, haddr, sel, maddr, n = cmd
-    tb.new_transfer(direction, -(-n * tb.width[sel] // 8 // tb.bus_bytes))
-    tb.done.clear()
-    tb.done_err.clear()
-    await FallingEdge(d.clk_i)
-    d.cmd_valid_i.value, d.cmd_dir_i.value, d.cmd_host_addr_i.value = 1, direction, haddr
-    d.cmd_sel_i.value, d.cmd_mem_addr_i.value, d.cmd_len_i.value = sel, maddr, n
-    while True:
-        await ReadOnly()
-        ready = int(d.cmd_ready_o.value)
-        await FallingEdge(d.clk_i)
-        if ready:
-            break
-    d.cmd_valid_i.value = 0
+    await tb.issue(*cmd)
 
 
 @cocotb.test()
@@ -193,11 +184,7 @@ async def first_error_wins(dut) -> None:
             assert not slave.ar and not slave.aw and not slave.b, f"{what}: the slave still holds bursts"
             d.timeout_i.value = 0
             slave.errors, slave.p_resp = [], 0.3
-            for s in SELS:
-                tb.exp[s] = list(tb.mem[s])
-            host_exp = bytearray(slave.mem)
-            await tb.checked_transfer(slave, host_exp, tb.random_command(RAM, direction),
-                                      lambda: bytearray(slave.mem))
+            await clean_transfer(tb, slave, direction)
     slave.running = False
 
 

@@ -137,8 +137,8 @@ class DmaTb(TbBase):
                 self.done_err.append(int(d.err_o.value))
                 self.done.set()
 
-    async def transfer(self, direction: int, haddr: int, sel: int, maddr: int, n: int) -> int:
-        """Issue one command and wait for its done pulse; returns the error code."""
+    async def issue(self, direction: int, haddr: int, sel: int, maddr: int, n: int) -> None:
+        """Present one command until it is accepted (transfer without the wait for done)."""
         d = self.dut
         nbytes = n * self.width[sel] // 8
         self.new_transfer(direction, -(-nbytes // self.bus_bytes))
@@ -154,6 +154,11 @@ class DmaTb(TbBase):
             if ready:
                 break
         d.cmd_valid_i.value = 0
+
+    async def transfer(self, direction: int, haddr: int, sel: int, maddr: int, n: int) -> int:
+        """Issue one command and wait for its done pulse; returns the error code."""
+        d = self.dut
+        await self.issue(direction, haddr, sel, maddr, n)
         await with_timeout(self.done.wait(), TIMEOUT_NS, "ns")
         await FallingEdge(d.clk_i)
         assert len(self.done_err) == 1, f"{len(self.done_err)} done pulses"
