@@ -27,7 +27,7 @@ from cocotb_coverage.coverage import coverage_db
 
 from models.hw import const
 from tb.common import fcov, runner
-from tb.common.axi import DECERR, SLVERR, ErrorAxiSlave, axi_ram
+from tb.common.axi import DECERR, SLVERR, axi_ram
 from tb.common.tb_base import param
 from tb.common.tools import rtl_sources
 from tb.dma.test_dma import COMMON, CONFIGS, RAM, SELS, TIMEOUT_NS, TO_CHIP, TO_HOST, DmaTb
@@ -54,9 +54,7 @@ async def clean_transfer(tb: DmaTb, slave, direction: int) -> None:
 async def responses_per_position(dut) -> None:
     """Each error response at the first, a middle and the last beat (reads) or burst (writes)."""
     tb = DmaTb(dut, port_backpressure=True)
-    slave = ErrorAxiSlave(dut, RAM, tb.rng)
-    slave.mem[:] = tb.rng.integers(0, 256, RAM, dtype="u1").tobytes()
-    cocotb.start_soon(slave.run())
+    slave = tb.error_slave()
     await tb.reset()
     assert tb.max_burst >= 3, "a middle beat needs bursts of 3 beats or more"
     bursts = 3
@@ -94,9 +92,7 @@ async def responses_per_position(dut) -> None:
 async def outstanding_limit(dut) -> None:
     """A slow slave: MaxOutstanding bursts in flight each way, never more; data bit exact."""
     tb = DmaTb(dut, port_backpressure=False)
-    slave = ErrorAxiSlave(dut, RAM, tb.rng, p=0.0, p_resp=0.85)
-    slave.mem[:] = tb.rng.integers(0, 256, RAM, dtype="u1").tobytes()
-    cocotb.start_soon(slave.run())
+    slave = tb.error_slave(p=0.0, p_resp=0.85)
     limit = param(dut, "MaxOutstanding")
     peak = {"W": 0}
 
@@ -131,9 +127,7 @@ async def first_error_wins(dut) -> None:
     """An error response, then a timeout or an abort while the bursts in flight drain: the first error is
     the one reported (docs/csr.md), with one done pulse, and the DMA still takes every beat it is owed."""
     tb = DmaTb(dut, port_backpressure=False)
-    slave = ErrorAxiSlave(dut, RAM, tb.rng, p=0.0, p_resp=0.0)
-    slave.mem[:] = tb.rng.integers(0, 256, RAM, dtype="u1").tobytes()
-    cocotb.start_soon(slave.run())
+    slave = tb.error_slave(p=0.0, p_resp=0.0)
     await tb.reset()
     d = dut
     sel = SELS[3]
@@ -234,9 +228,7 @@ async def monitor_counts(dut) -> None:
     every transfer's first and last write response exactly once, with back-pressure on every channel and
     on the memory port (a bin hit must be a real handshake)."""
     tb = DmaTb(dut, port_backpressure=True)
-    slave = ErrorAxiSlave(dut, RAM, tb.rng)
-    slave.mem[:] = tb.rng.integers(0, 256, RAM, dtype="u1").tobytes()
-    cocotb.start_soon(slave.run())
+    slave = tb.error_slave()
     copies = 2 if fcov.enabled() else 1  # under make coverage TbBase attached one monitor already
     cocotb.start_soon(fcov.AxiMonitor(dut, dut, tb.max_burst, param(dut, "MaxOutstanding"),
                                       tb.bus_bytes).run())

@@ -63,6 +63,13 @@ class DmaTb(TbBase):
         nbytes = self.width[sel] // 8
         return unpack_words(self.rng.integers(0, 256, n * nbytes, dtype="u1").tobytes(), self.width[sel])
 
+    def error_slave(self, **knobs) -> ErrorAxiSlave:
+        """An ErrorAxiSlave over RAM random bytes, running (knobs: its p, p_resp, ...)."""
+        slave = ErrorAxiSlave(self.dut, RAM, self.rng, **knobs)
+        slave.mem[:] = self.rng.integers(0, 256, RAM, dtype="u1").tobytes()
+        cocotb.start_soon(slave.run())
+        return slave
+
     def new_transfer(self, direction: int, beats: int) -> None:
         self.dir, self.beats = direction, beats
         self.ar = self.rlast = self.aw = self.b = self.w_sent = 0
@@ -229,9 +236,7 @@ async def random_transfers(dut, backpressure: bool) -> None:
 async def bus_errors(dut) -> None:
     """SLVERR and DECERR anywhere in a transfer stop it cleanly; command errors touch no bus."""
     tb = DmaTb(dut, port_backpressure=True)
-    slave = ErrorAxiSlave(dut, RAM, tb.rng)
-    slave.mem[:] = tb.rng.integers(0, 256, RAM, dtype="u1").tobytes()
-    cocotb.start_soon(slave.run())
+    slave = tb.error_slave()
     await tb.reset()
     for resp, code in [(SLVERR, const("DmaErrSlv")), (DECERR, const("DmaErrDec"))] * 4:
         direction, haddr, sel, maddr, n = tb.random_command(RAM)
